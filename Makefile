@@ -1,0 +1,77 @@
+# livetokens — every task a developer or CI runs. `make help` lists them.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-builtin-rules --warn-undefined-variables
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+BUF := $(VENV)/bin/buf
+TOOLS := $(CURDIR)/.tools
+STAMP := $(VENV)/.installed-stamp
+# The last accepted wire contract; `buf breaking` compares the working tree against it.
+ACCEPTED := proto/accepted-image.json
+
+.PHONY: help
+help: ## List the targets.
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk 'BEGIN {FS = ":.*## "}; {printf "  %-18s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml clients/python/pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e clients/python -e '.[dev]'
+	touch $@
+
+.PHONY: venv
+venv: $(STAMP) ## Create .venv with the server, the Python client and the dev tools.
+
+.PHONY: run
+run: venv ## Start livetokens on 127.0.0.1:50051 (against the bundled emulator when GEMINI_API_KEY is unset).
+	$(VENV)/bin/livetokens serve
+
+.PHONY: generate
+generate: venv generate-tools ## Regenerate every client's code from proto/ (pinned local plugins).
+	PATH="$(TOOLS)/bin:$(CURDIR)/$(VENV)/bin:$$PATH" $(BUF) generate
+
+.PHONY: check-generated
+check-generated: generate ## Fail when regenerating changes any committed file.
+	@git add -N clients >/dev/null 2>&1 || true
+	@if ! git diff --exit-code --stat -- clients; then \
+	  echo "Generated code is stale: run 'make generate' and commit the result." >&2; exit 1; fi
+
+.PHONY: lint
+lint: venv ## buf lint + format check, ruff, mypy.
+	$(BUF) lint
+	$(BUF) format --diff --exit-code
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+.PHONY: breaking
+breaking: venv ## Fail on a wire-breaking change against the last accepted contract.
+	$(BUF) breaking --against $(ACCEPTED)
+
+.PHONY: accept-contract
+accept-contract: venv ## Record the current proto as the accepted contract (only when releasing a change on purpose).
+	$(BUF) build --exclude-source-info -o $(ACCEPTED)
+
+.PHONY: test-python
+test-python: venv ## Python tests: server, emulator, fidelity, Python client.
+	$(VENV)/bin/pytest
+
+.PHONY: test
+test: lint check-generated breaking test-python test-clients ## Everything CI runs.
+
+.PHONY: bench
+bench: venv ## Benchmark mints/s and latency through the server against the emulator.
+	$(PY) bench/mint_bench.py
+
+.PHONY: clean
+clean: ## Remove the venv, tools and caches.
+	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache
+
+# Each client language adds its own tools and tests.
+.PHONY: generate-tools test-clients
+generate-tools::
+test-clients::
+include $(wildcard clients/*/client.mk)
