@@ -30,7 +30,7 @@ run: venv ## Start livetokens on 127.0.0.1:50051 (against the bundled emulator w
 	$(VENV)/bin/livetokens serve
 
 .PHONY: generate
-generate: venv generate-tools ## Regenerate every client's code from proto/ (pinned local plugins).
+generate:: venv generate-tools ## Regenerate every client's code from proto/ (pinned local plugins).
 	PATH="$(TOOLS)/bin:$(CURDIR)/$(VENV)/bin:$$PATH" $(BUF) generate
 
 .PHONY: check-generated
@@ -70,8 +70,11 @@ bench: venv ## Benchmark mints/s and latency through the server against the emul
 clean: ## Remove the venv, tools and caches.
 	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache
 
-# Each client language adds its own tools and tests.
+# Each client language (clients/<lang>/client.mk) adds to these double-colon targets:
+# generate-tools (install its pinned plugins into .tools/), generate (copies after
+# buf generate, e.g. of clients/service_config.json), test-clients (build + tests).
 .PHONY: generate-tools test-clients
 generate-tools::
+	@mkdir -p $(TOOLS)/bin
 test-clients::
 include $(wildcard clients/*/client.mk)
