@@ -1,0 +1,100 @@
+"""Assembles the server: servicer, health, reflection, upstream client; starts and drains it."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import signal
+
+import grpc
+import httpx
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from livetokens.server.fingerprint import Fingerprinter
+from livetokens.server.idempotency import IdempotencyCache
+from livetokens.server.minting import Minter
+from livetokens.server.servicer import TokenServicer
+from livetokens.server.settings import Settings, SettingsError
+from livetokens.server.upstream import GeminiTokenClient
+from livetokens.v1 import token_service_pb2 as ts
+from livetokens.v1 import token_service_pb2_grpc as ts_grpc
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = ts.DESCRIPTOR.services_by_name["TokenService"].full_name
+
+
+@dataclasses.dataclass
+class RunningServer:
+    """A started server: its bound port and what must be closed when it stops."""
+
+    server: grpc.aio.Server
+    port: int
+    health: health.aio.HealthServicer
+    upstream: GeminiTokenClient
+    minter: Minter
+
+    async def stop(self, grace: float | None) -> None:
+        """Drain: report NOT_SERVING, refuse new RPCs, let in-flight ones finish
+        within ``grace`` seconds, then close the upstream pool."""
+        await self.health.enter_graceful_shutdown()
+        try:
+            await self.server.stop(grace)
+        finally:
+            await self.upstream.aclose()
+
+
+async def create_server(
+    settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None
+) -> RunningServer:
+    """Build and start the server on ``settings.listen`` (port 0 picks a free port)."""
+    if settings.api_key is None:
+        raise SettingsError("no Gemini API key: set GEMINI_API_KEY or GEMINI_API_KEY_FILE")
+    upstream = GeminiTokenClient(settings.upstream, settings.api_key.reveal(), transport=transport)
+    key = settings.fingerprint_key.reveal().encode() if settings.fingerprint_key else None
+    fingerprinter = Fingerprinter(key)
+    if fingerprinter.ephemeral:
+        log.warning(
+            "LIVETOKENS_FINGERPRINT_KEY is not set: token fingerprints are stable only "
+            "until this process restarts"
+        )
+    minter = Minter(
+        upstream,
+        base_url=settings.upstream.base_url,
+        api_version=settings.upstream.api_version,
+        fingerprinter=fingerprinter,
+        idempotency=IdempotencyCache(settings.idempotency_capacity),
+    )
+    server = grpc.aio.server(maximum_concurrent_rpcs=settings.max_concurrent_rpcs)
+    ts_grpc.add_TokenServiceServicer_to_server(TokenServicer(minter), server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        [SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME], server
+    )
+    port = server.add_insecure_port(settings.listen)
+    if port == 0:
+        await upstream.aclose()
+        raise SettingsError(f"cannot listen on {settings.listen}")
+    await server.start()
+    for name in ("", SERVICE_NAME):
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    return RunningServer(server, port, health_servicer, upstream, minter)
+
+
+async def serve_until_signalled(running: RunningServer, grace: float) -> None:
+    """Wait for SIGTERM or SIGINT, then drain ``running`` within ``grace`` seconds."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+        log.info("signal received: draining for up to %.1fs", grace)
+        await running.stop(grace)
+        log.info("stopped")
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)

@@ -1,0 +1,229 @@
+"""The `livetokens` command: `serve`, `mint` and `emulator`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import pathlib
+import re
+import secrets
+import sys
+from collections.abc import AsyncIterator, Sequence
+from datetime import timedelta
+
+from livetokens.server.settings import Secret, Settings, SettingsError, environ_doc, from_env
+
+log = logging.getLogger("livetokens")
+
+BANNER = """
+************************************************************************************
+*  livetokens is running against the BUNDLED UPSTREAM EMULATOR at {url}
+*  because GEMINI_API_KEY (or GEMINI_API_KEY_FILE) is not set.
+*  Tokens it mints are NOT valid at Google. Set GEMINI_API_KEY to mint real tokens.
+************************************************************************************
+"""
+
+_SPAN = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?$")
+
+
+def parse_span(text: str) -> timedelta:
+    """``90s``, ``30m``, ``1h30m`` or a plain number of seconds."""
+    try:
+        return timedelta(seconds=float(text))
+    except ValueError:
+        pass
+    match = _SPAN.match(text.strip())
+    if not text.strip() or not match:
+        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (use e.g. 90s, 30m, 1h)")
+    hours, minutes, seconds = match.groups()
+    return timedelta(hours=int(hours or 0), minutes=int(minutes or 0), seconds=float(seconds or 0))
+
+
+def _epilog(env: dict[str, str]) -> str:
+    lines = ["environment:"] + [f"  {k}\n      {v}" for k, v in env.items()]
+    return "\n".join(lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="livetokens",
+        description="Mint Gemini Live API ephemeral tokens over gRPC.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser(
+        "serve",
+        help="run the gRPC server",
+        description="Run the livetokens gRPC server. Without GEMINI_API_KEY it starts the "
+        "bundled upstream emulator and says so loudly.",
+        epilog=_epilog(environ_doc()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    serve.add_argument("--listen", help="HOST:PORT to listen on (default 127.0.0.1:50051)")
+    serve.add_argument("--upstream-url", help="token endpoint base URL (default Google's)")
+    serve.add_argument("--api-version", choices=("v1alpha", "v1beta"), help="default v1alpha")
+    serve.add_argument(
+        "--transport", choices=("aiohttp", "httpx"), help="httpx transport (default aiohttp)"
+    )
+    serve.add_argument(
+        "--port-file", help="write the bound port to this file once serving (for scripts)"
+    )
+    serve.add_argument(
+        "--emulator-model-latency",
+        action="append",
+        default=[],
+        metavar="MODEL=SECONDS",
+        help="with the bundled emulator: delay answers for MODEL (repeatable; for tests)",
+    )
+
+    mint = sub.add_parser(
+        "mint",
+        help="mint one token through a running server and print it as JSON",
+        description="Call MintToken on a running livetokens and print the Token as JSON. "
+        "The token name in the output is a secret: hand it only to the app that needs it.",
+    )
+    mint.add_argument(
+        "--target",
+        default=None,
+        help="server HOST:PORT (default $LIVETOKENS_TARGET or 127.0.0.1:50051)",
+    )
+    mint.add_argument(
+        "--timeout", type=float, default=10.0, help="deadline in seconds (default 10)"
+    )
+    mint.add_argument(
+        "--request-json", help="a whole TokenRequest as proto3 JSON; flags below override it"
+    )
+    mint.add_argument(
+        "--model", help="lock the token to this model, e.g. gemini-live-2.5-flash-preview"
+    )
+    mint.add_argument(
+        "--uses", type=int, help="sessions the token may start (0 = unlimited; default 1)"
+    )
+    mint.add_argument("--lifetime", type=parse_span, help="how long the token works (default 30m)")
+    mint.add_argument(
+        "--new-session-window", type=parse_span, help="window to start a session (default 1m)"
+    )
+    mint.add_argument(
+        "--modality", action="append", choices=("AUDIO", "TEXT"), help="response modality"
+    )
+    mint.add_argument("--temperature", type=float)
+    mint.add_argument("--voice", help="prebuilt voice name, e.g. Kore")
+    mint.add_argument("--system-instruction")
+    mint.add_argument("--session-resumption", action="store_true", help="enable session resumption")
+    mint.add_argument("--lock", choices=("all", "set-fields"), help="lock mode (default all)")
+    mint.add_argument(
+        "--lock-field",
+        action="append",
+        default=[],
+        help="extra locked field (with --lock set-fields), e.g. output_audio_transcription",
+    )
+    mint.add_argument("--request-id", help="UUID4 that makes a retry idempotent")
+
+    emulator = sub.add_parser(
+        "emulator",
+        help="run the upstream emulator alone",
+        description="Run the bundled imitation of Google's auth_tokens endpoint. Its tokens "
+        "are not valid at Google.",
+    )
+    from livetokens.emulator import add_arguments
+
+    add_arguments(emulator)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `livetokens` command."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        if args.command == "serve":
+            return asyncio.run(_serve(args))
+        if args.command == "mint":
+            from livetokens.server.mint_command import run_mint
+
+            return run_mint(args)
+        from livetokens.emulator import run_from_args
+
+        asyncio.run(run_from_args(args))
+        return 0
+    except SettingsError as exc:
+        print(f"livetokens: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _model_latencies(items: Sequence[str]) -> dict[str, float]:
+    latencies = {}
+    for item in items:
+        model, sep, seconds = item.partition("=")
+        try:
+            latencies[model] = float(seconds)
+        except ValueError:
+            sep = ""
+        if not sep or not model:
+            raise SettingsError(f"--emulator-model-latency wants MODEL=SECONDS, got {item!r}")
+    return latencies
+
+
+@contextlib.asynccontextmanager
+async def upstream_for(
+    settings: Settings, model_latency: dict[str, float]
+) -> AsyncIterator[Settings]:
+    """``settings`` as given when it has an API key; otherwise pointed at a fresh
+    in-process emulator on loopback with a random key."""
+    if settings.api_key is not None:
+        if model_latency:
+            raise SettingsError("--emulator-model-latency only applies to the bundled emulator")
+        yield settings
+        return
+    if settings.upstream.base_url != "https://generativelanguage.googleapis.com":
+        raise SettingsError(
+            "an upstream URL was given but no API key: set GEMINI_API_KEY or GEMINI_API_KEY_FILE"
+        )
+    from livetokens.emulator import Emulator, EmulatorConfig
+
+    key = "emulator-" + secrets.token_hex(16)
+    config = EmulatorConfig(api_keys=frozenset({key}), model_latency=model_latency)
+    async with Emulator(config) as emulator:
+        print(BANNER.format(url=emulator.base_url), file=sys.stderr, flush=True)
+        yield dataclasses.replace(
+            settings,
+            api_key=Secret(key),
+            upstream=dataclasses.replace(settings.upstream, base_url=emulator.base_url),
+        )
+
+
+async def _serve(args: argparse.Namespace) -> int:
+    from livetokens.server.app import create_server, serve_until_signalled
+
+    settings = from_env(
+        listen=args.listen,
+        upstream_url=args.upstream_url,
+        api_version=args.api_version,
+        transport=args.transport,
+    )
+    logging.getLogger().setLevel(settings.log_level)
+    async with upstream_for(settings, _model_latencies(args.emulator_model_latency)) as effective:
+        running = await create_server(effective)
+        host = effective.listen.rpartition(":")[0]
+        log.info(
+            "livetokens serving livetokens.v1.TokenService on %s:%d (upstream %s, %s)",
+            host,
+            running.port,
+            effective.upstream.base_url,
+            effective.upstream.api_version,
+        )
+        if args.port_file:
+            # A few bytes, once, at start-up: blocking the loop here is harmless.
+            pathlib.Path(args.port_file).write_text(f"{running.port}\n")  # noqa: ASYNC240
+        await serve_until_signalled(running, effective.grace_period)
+    return 0

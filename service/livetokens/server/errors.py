@@ -1,0 +1,234 @@
+"""Every failure livetokens can report, and the one table that maps it to gRPC.
+
+The rest of the server raises :class:`Failure` with a :class:`Reason`; the
+servicer turns it into a status with :func:`to_status`, in one place. Upstream
+HTTP answers are classified into a Reason by :func:`classify_upstream`, the second
+half of the same table. Anything that is not a Failure becomes INTERNAL with a
+generic message (see ``servicer.py``), so no exception text, URL or secret can
+reach a caller unmapped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+
+import grpc
+from google.protobuf import any_pb2, duration_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+DOMAIN = "livetokens.v1.TokenService"
+
+
+class Reason(enum.StrEnum):
+    """The `google.rpc.ErrorInfo.reason` values livetokens sends (see the RPC comment)."""
+
+    INVALID_REQUEST = "INVALID_REQUEST"
+    REQUEST_ID_REUSED = "REQUEST_ID_REUSED"
+    UPSTREAM_REJECTED_REQUEST = "UPSTREAM_REJECTED_REQUEST"
+    UPSTREAM_RATE_LIMITED = "UPSTREAM_RATE_LIMITED"
+    UPSTREAM_UNAVAILABLE = "UPSTREAM_UNAVAILABLE"
+    DEADLINE_EXCEEDED = "DEADLINE_EXCEEDED"
+    UPSTREAM_CREDENTIALS_REJECTED = "UPSTREAM_CREDENTIALS_REJECTED"
+    UPSTREAM_MISCONFIGURED = "UPSTREAM_MISCONFIGURED"
+    UPSTREAM_FAILED_PRECONDITION = "UPSTREAM_FAILED_PRECONDITION"
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    POLICY_DENIED = "POLICY_DENIED"
+    RATE_LIMITED = "RATE_LIMITED"
+    AUDIT_UNAVAILABLE = "AUDIT_UNAVAILABLE"
+    INTERNAL = "INTERNAL"
+
+
+@dataclasses.dataclass(frozen=True)
+class Rule:
+    """How one Reason is reported: its gRPC code and whether a caller may retry."""
+
+    code: grpc.StatusCode
+    retryable: bool
+
+
+# The table. Codes follow the canonical meaning of each gRPC code; the README's error
+# table is generated from the same facts and a test checks that they agree.
+TABLE: Mapping[Reason, Rule] = {
+    Reason.INVALID_REQUEST: Rule(grpc.StatusCode.INVALID_ARGUMENT, retryable=False),
+    Reason.REQUEST_ID_REUSED: Rule(grpc.StatusCode.FAILED_PRECONDITION, retryable=False),
+    Reason.UPSTREAM_REJECTED_REQUEST: Rule(grpc.StatusCode.INVALID_ARGUMENT, retryable=False),
+    Reason.UPSTREAM_RATE_LIMITED: Rule(grpc.StatusCode.RESOURCE_EXHAUSTED, retryable=True),
+    Reason.UPSTREAM_UNAVAILABLE: Rule(grpc.StatusCode.UNAVAILABLE, retryable=True),
+    Reason.DEADLINE_EXCEEDED: Rule(grpc.StatusCode.DEADLINE_EXCEEDED, retryable=True),
+    # Google refusing *our* key is the operator's problem, not the caller's: INTERNAL
+    # (HTTP 500 to a mesh) pages the operator and tells the caller not to retry.
+    Reason.UPSTREAM_CREDENTIALS_REJECTED: Rule(grpc.StatusCode.INTERNAL, retryable=False),
+    Reason.UPSTREAM_MISCONFIGURED: Rule(grpc.StatusCode.INTERNAL, retryable=False),
+    Reason.UPSTREAM_FAILED_PRECONDITION: Rule(grpc.StatusCode.FAILED_PRECONDITION, retryable=False),
+    Reason.UNAUTHENTICATED: Rule(grpc.StatusCode.UNAUTHENTICATED, retryable=False),
+    Reason.POLICY_DENIED: Rule(grpc.StatusCode.PERMISSION_DENIED, retryable=False),
+    Reason.RATE_LIMITED: Rule(grpc.StatusCode.RESOURCE_EXHAUSTED, retryable=True),
+    Reason.AUDIT_UNAVAILABLE: Rule(grpc.StatusCode.UNAVAILABLE, retryable=True),
+    Reason.INTERNAL: Rule(grpc.StatusCode.INTERNAL, retryable=False),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class FieldViolation:
+    """One broken rule: the proto field path (AIP-193) and what is wrong with it."""
+
+    field: str
+    description: str
+
+
+@dataclasses.dataclass(frozen=True)
+class QuotaViolation:
+    """One exceeded quota, as in `google.rpc.QuotaFailure.Violation`."""
+
+    subject: str
+    description: str
+
+
+class Failure(Exception):
+    """A failure with everything needed to report it to the caller.
+
+    ``message`` is shown to the caller: it must never contain a secret.
+    """
+
+    def __init__(
+        self,
+        reason: Reason,
+        message: str,
+        *,
+        field_violations: Sequence[FieldViolation] = (),
+        metadata: Mapping[str, str] | None = None,
+        retry_delay: timedelta | None = None,
+        quota_violations: Sequence[QuotaViolation] = (),
+    ) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+        self.field_violations = tuple(field_violations)
+        self.metadata = dict(metadata or {})
+        self.retry_delay = retry_delay
+        self.quota_violations = tuple(quota_violations)
+
+    @property
+    def code(self) -> grpc.StatusCode:
+        """The gRPC code from the table."""
+        return TABLE[self.reason].code
+
+    def __repr__(self) -> str:
+        return f"Failure({self.reason.value}, {self.message!r})"
+
+
+def invalid_request(violations: Sequence[FieldViolation]) -> Failure:
+    """The INVALID_REQUEST failure for a list of violations (all of them, at once)."""
+    fields = ", ".join(v.field for v in violations)
+    return Failure(
+        Reason.INVALID_REQUEST,
+        f"The request is invalid ({len(violations)} problem(s): {fields}); "
+        "see google.rpc.BadRequest for each field.",
+        field_violations=violations,
+    )
+
+
+def _pack(message: object) -> any_pb2.Any:
+    packed = any_pb2.Any()
+    packed.Pack(message)  # type: ignore[arg-type]
+    return packed
+
+
+def to_status_proto(failure: Failure) -> status_pb2.Status:
+    """The `google.rpc.Status` for a Failure, with ErrorInfo first and other details after."""
+    code = failure.code
+    details = [
+        _pack(
+            error_details_pb2.ErrorInfo(
+                reason=failure.reason.value, domain=DOMAIN, metadata=failure.metadata
+            )
+        )
+    ]
+    if failure.field_violations:
+        details.append(
+            _pack(
+                error_details_pb2.BadRequest(
+                    field_violations=[
+                        error_details_pb2.BadRequest.FieldViolation(
+                            field=v.field, description=v.description
+                        )
+                        for v in failure.field_violations
+                    ]
+                )
+            )
+        )
+    if failure.quota_violations:
+        details.append(
+            _pack(
+                error_details_pb2.QuotaFailure(
+                    violations=[
+                        error_details_pb2.QuotaFailure.Violation(
+                            subject=v.subject, description=v.description
+                        )
+                        for v in failure.quota_violations
+                    ]
+                )
+            )
+        )
+    if failure.retry_delay is not None:
+        delay = duration_pb2.Duration()
+        delay.FromTimedelta(failure.retry_delay)
+        details.append(_pack(error_details_pb2.RetryInfo(retry_delay=delay)))
+    return status_pb2.Status(
+        code=getattr(code_pb2, code.name), message=failure.message, details=details
+    )
+
+
+def to_status(failure: Failure) -> grpc.Status:
+    """The grpc.Status (code, message, details trailer) for a Failure."""
+    return rpc_status.to_status(to_status_proto(failure))
+
+
+def internal_failure() -> Failure:
+    """The Failure reported for a bug: generic on purpose, the details stay in the log."""
+    return Failure(
+        Reason.INTERNAL, "livetokens hit an internal error; the server log has the details."
+    )
+
+
+# --- Upstream HTTP answers -------------------------------------------------------------
+
+
+def classify_upstream(http_status: int, google_status: str, google_reason: str) -> Reason:
+    """Which Reason an upstream HTTP error answer becomes.
+
+    ``google_status`` is the body's ``error.status`` (e.g. ``INVALID_ARGUMENT``) and
+    ``google_reason`` the ``ErrorInfo.reason`` Google sent, both empty when absent.
+    Spec §7: 400 with reason API_KEY_INVALID is our key; 403 is our key lacking
+    permission (or missing); 400 FAILED_PRECONDITION is the project's state.
+    """
+    if google_reason in {
+        "API_KEY_INVALID",
+        "API_KEY_SERVICE_BLOCKED",
+        "API_KEY_HTTP_REFERRER_BLOCKED",
+    }:
+        return Reason.UPSTREAM_CREDENTIALS_REJECTED
+    if http_status in (401, 403):
+        return Reason.UPSTREAM_CREDENTIALS_REJECTED
+    if http_status == 400:
+        if google_status == "FAILED_PRECONDITION":
+            return Reason.UPSTREAM_FAILED_PRECONDITION
+        return Reason.UPSTREAM_REJECTED_REQUEST
+    if http_status in (402, 429):
+        return Reason.UPSTREAM_RATE_LIMITED
+    if http_status == 504:
+        return Reason.DEADLINE_EXCEEDED
+    if http_status >= 500 or http_status == 408:
+        return Reason.UPSTREAM_UNAVAILABLE
+    # 404 (wrong version or path), 405, 409, 413, ...: our URL or configuration is wrong.
+    return Reason.UPSTREAM_MISCONFIGURED
+
+
+# Upstream answers that are safe and useful for livetokens itself to retry: Google did
+# not mint anything, and the same request may well succeed. 429 is not retried here:
+# the caller gets RetryInfo and decides.
+RETRYABLE_UPSTREAM_STATUSES = frozenset({500, 502, 503})

@@ -1,0 +1,292 @@
+"""The one class that owns httpx: `POST {base}/{version}/auth_tokens` with our API key.
+
+It turns every answer into either a token name or a :class:`Failure` classified by
+the error table, retries what is safe to retry inside the caller's deadline, and
+never lets the API key or a token name out in a message.
+
+Transport: httpx's own pool collapses under hundreds of concurrent requests on our
+machines (README, "Why httpx-aiohttp"), so by default httpx runs over
+``httpx_aiohttp.AiohttpTransport``; ``transport="httpx"`` selects the default one
+for comparison (``make bench``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import re
+import time
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import httpx_aiohttp
+
+from livetokens.server.errors import (
+    RETRYABLE_UPSTREAM_STATUSES,
+    Failure,
+    QuotaViolation,
+    Reason,
+    classify_upstream,
+)
+from livetokens.server.settings import UpstreamSettings
+
+log = logging.getLogger(__name__)
+
+TOKEN_PREFIX = "auth_tokens/"  # noqa: S105 - a resource prefix, not a secret
+# Time kept back from the caller's deadline so that livetokens can still answer with
+# its own DEADLINE_EXCEEDED (and ErrorInfo) before the caller gives up.
+DEADLINE_MARGIN = 0.05
+_SECRETISH = re.compile(
+    r"(auth_tokens/[A-Za-z0-9_\-.]+|AIza[0-9A-Za-z_\-]{20,}|AQ\.[0-9A-Za-z_\-.]{10,})"
+)
+_MAX_UPSTREAM_MESSAGE = 500
+
+
+def redact(text: str, *secrets: str) -> str:
+    """``text`` with the given secrets, token names and API-key-shaped strings replaced."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "<redacted>")
+    text = _SECRETISH.sub("<redacted>", text)
+    if len(text) > _MAX_UPSTREAM_MESSAGE:
+        text = text[:_MAX_UPSTREAM_MESSAGE] + "…"
+    return text
+
+
+class GeminiTokenClient:
+    """Mints tokens at Google (or the emulator). One instance, one shared AsyncClient."""
+
+    def __init__(
+        self,
+        settings: UpstreamSettings,
+        api_key: str,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._settings = settings
+        self._api_key = api_key
+        limits = httpx.Limits(
+            max_connections=settings.max_connections,
+            max_keepalive_connections=settings.max_connections,
+            keepalive_expiry=30.0,
+        )
+        if transport is None:
+            transport = (
+                httpx_aiohttp.AiohttpTransport(limits=limits)
+                if settings.transport == "aiohttp"
+                else httpx.AsyncHTTPTransport(limits=limits)
+            )
+        self._client = httpx.AsyncClient(
+            base_url=settings.base_url.rstrip("/"),
+            transport=transport,
+            limits=limits,
+            timeout=httpx.Timeout(
+                connect=settings.connect_timeout,
+                read=settings.read_timeout,
+                write=settings.read_timeout,
+                pool=settings.connect_timeout,
+            ),
+            headers={"x-goog-api-key": api_key, "content-type": "application/json"},
+            follow_redirects=False,
+        )
+        self._path = f"/{settings.api_version}/auth_tokens"
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._client.aclose()
+
+    async def create_token(self, body: Mapping[str, Any], *, deadline: float | None) -> str:
+        """Mint one token and return its name (``auth_tokens/…``).
+
+        ``deadline`` is a ``time.monotonic()`` instant (the caller's deadline) or None.
+        Connection failures and 500/502/503 answers are retried with capped
+        exponential backoff and full jitter while attempts and time remain. A retry
+        after a connection that dropped mid-request may leave an orphan token at
+        Google that nobody ever receives; that is harmless, unlike a lost answer.
+        """
+        attempts = self._settings.max_attempts
+        content = json.dumps(body, separators=(",", ":")).encode()
+        last: Failure | None = None
+        for attempt in range(1, attempts + 1):
+            timeout = self._timeout(deadline)
+            try:
+                response = await self._client.post(self._path, content=content, timeout=timeout)
+            except httpx.TimeoutException as exc:
+                if isinstance(exc, httpx.ConnectTimeout) and not _budget_expired(deadline):
+                    # httpx-aiohttp also reports dropped connections as ConnectTimeout.
+                    last = self._unreachable(exc)
+                else:
+                    raise self._timed_out(deadline) from exc
+            except httpx.TransportError as exc:
+                last = self._unreachable(exc)
+            else:
+                if response.status_code == 200:
+                    return self._token_name(response)
+                failure = self._error_failure(response)
+                if response.status_code not in RETRYABLE_UPSTREAM_STATUSES:
+                    raise failure
+                last = failure
+            if attempt == attempts:
+                break
+            cap = min(
+                self._settings.backoff_max, self._settings.backoff_initial * 2 ** (attempt - 1)
+            )
+            delay = random.uniform(  # noqa: S311 - jitter, not cryptography
+                0,
+                cap,
+            )
+            if deadline is not None and time.monotonic() + delay + DEADLINE_MARGIN >= deadline:
+                break
+            log.info(
+                "upstream attempt %d failed (%s); retrying in %.3fs",
+                attempt,
+                last.reason.value,
+                delay,
+            )
+            await asyncio.sleep(delay)
+        assert last is not None
+        raise last
+
+    def _timeout(self, deadline: float | None) -> httpx.Timeout:
+        read = self._settings.read_timeout
+        connect = self._settings.connect_timeout
+        if deadline is not None:
+            remaining = deadline - time.monotonic() - DEADLINE_MARGIN
+            if remaining <= 0:
+                raise self._timed_out(deadline)
+            read = min(read, remaining)
+            connect = min(connect, remaining)
+        return httpx.Timeout(connect=connect, read=read, write=read, pool=connect)
+
+    def _timed_out(self, deadline: float | None) -> Failure:
+        if _budget_expired(deadline):
+            return Failure(
+                Reason.DEADLINE_EXCEEDED,
+                "The caller's deadline ran out before Google answered the mint request.",
+            )
+        return Failure(
+            Reason.UPSTREAM_UNAVAILABLE,
+            f"Google did not answer within livetokens' upstream timeout "
+            f"({self._settings.read_timeout:g}s).",
+        )
+
+    def _unreachable(self, exc: Exception) -> Failure:
+        log.warning("upstream transport error: %s", type(exc).__name__)
+        return Failure(
+            Reason.UPSTREAM_UNAVAILABLE,
+            f"Could not reach Google's token endpoint ({type(exc).__name__}).",
+        )
+
+    def _token_name(self, response: httpx.Response) -> str:
+        try:
+            name = response.json().get("name")
+        except (ValueError, AttributeError):
+            name = None
+        if (
+            not isinstance(name, str)
+            or not name.startswith(TOKEN_PREFIX)
+            or len(name) <= len(TOKEN_PREFIX)
+        ):
+            raise Failure(
+                Reason.UPSTREAM_UNAVAILABLE,
+                "Google answered 200 without a token name of the documented form "
+                "(auth_tokens/...).",
+            )
+        return name
+
+    def _error_failure(self, response: httpx.Response) -> Failure:
+        error = _google_error(response)
+        status = str(error.get("status") or "")
+        message = redact(str(error.get("message") or ""), self._api_key)
+        raw_details = error.get("details")
+        details: list[Any] = raw_details if isinstance(raw_details, list) else []
+        reason_sent = ""
+        retry_delay: timedelta | None = None
+        quota: list[QuotaViolation] = []
+        for detail in details:
+            if not isinstance(detail, dict):
+                continue
+            kind = str(detail.get("@type", ""))
+            if kind.endswith("google.rpc.ErrorInfo"):
+                reason_sent = str(detail.get("reason", ""))
+            elif kind.endswith("google.rpc.RetryInfo"):
+                retry_delay = _parse_duration(detail.get("retryDelay"))
+            elif kind.endswith("google.rpc.QuotaFailure"):
+                violations = detail.get("violations")
+                for v in violations if isinstance(violations, list) else []:
+                    if isinstance(v, dict):
+                        quota.append(
+                            QuotaViolation(
+                                subject=redact(str(v.get("quotaId") or v.get("subject") or "")),
+                                description=redact(
+                                    str(v.get("description") or v.get("quotaMetric") or "")
+                                ),
+                            )
+                        )
+        reason = classify_upstream(response.status_code, status, reason_sent)
+        metadata = {"httpStatus": str(response.status_code)}
+        if status:
+            metadata["upstreamStatus"] = status
+        if reason_sent:
+            metadata["upstreamReason"] = reason_sent
+        text = _MESSAGES[reason].format(
+            status=response.status_code, upstream=message or "(no message)"
+        )
+        return Failure(
+            reason,
+            text,
+            metadata=metadata,
+            retry_delay=retry_delay,
+            quota_violations=quota,
+        )
+
+
+_MESSAGES: Mapping[Reason, str] = {
+    Reason.UPSTREAM_REJECTED_REQUEST: (
+        "Google rejected the token request (HTTP {status}): {upstream}"
+    ),
+    Reason.UPSTREAM_FAILED_PRECONDITION: (
+        "Google cannot mint tokens for this project now (HTTP {status}): {upstream}"
+    ),
+    Reason.UPSTREAM_RATE_LIMITED: (
+        "Google's quota for minting tokens is exhausted (HTTP {status}): {upstream}"
+    ),
+    Reason.UPSTREAM_UNAVAILABLE: "Google's token endpoint failed (HTTP {status}): {upstream}",
+    Reason.DEADLINE_EXCEEDED: "Google's token endpoint timed out (HTTP {status}).",
+    Reason.UPSTREAM_CREDENTIALS_REJECTED: (
+        "Google refused livetokens' own API key (HTTP {status}). This is a server "
+        "configuration problem for the operator, not a problem with your request."
+    ),
+    Reason.UPSTREAM_MISCONFIGURED: (
+        "livetokens' upstream URL or API version looks wrong: Google answered HTTP {status}. "
+        "This is a server configuration problem for the operator."
+    ),
+}
+
+
+def _budget_expired(deadline: float | None) -> bool:
+    return deadline is not None and time.monotonic() + DEADLINE_MARGIN >= deadline
+
+
+def _google_error(response: httpx.Response) -> dict[str, Any]:
+    try:
+        payload = response.json()
+    except ValueError:
+        return {}
+    error = payload.get("error") if isinstance(payload, dict) else None
+    return error if isinstance(error, dict) else {}
+
+
+def _parse_duration(value: object) -> timedelta | None:
+    """A google.protobuf.Duration in JSON form (``"25s"``, ``"0.5s"``)."""
+    if not isinstance(value, str) or not value.endswith("s"):
+        return None
+    try:
+        seconds = float(value[:-1])
+    except ValueError:
+        return None
+    return timedelta(seconds=seconds) if seconds >= 0 else None
