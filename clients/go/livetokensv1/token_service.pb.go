@@ -233,9 +233,10 @@ type TokenRequest struct {
 	// an unconstrained token: the app chooses the model and the configuration.
 	Constraints *LiveConstraints `protobuf:"bytes,4,opt,name=constraints,proto3" json:"constraints,omitempty"`
 	// Which parts of the Live setup the app may not change. Unset means
-	// `LOCK_MODE_ALL` when `constraints` is set. Must be unset or
-	// `LOCK_MODE_UNSPECIFIED` when `constraints` is unset, unless
-	// `lock.additional_fields` names fields to force to their defaults.
+	// `LOCK_MODE_ALL` when `constraints` is set. Without `constraints`,
+	// `LOCK_MODE_ALL` is refused; `LOCK_MODE_SET_FIELDS` with
+	// `additional_fields` forces those fields to their defaults and leaves the
+	// rest to the app.
 	Lock *Lock `protobuf:"bytes,5,opt,name=lock,proto3" json:"lock,omitempty"`
 	// Makes a retried call idempotent (AIP-155). A UUID4 in its canonical
 	// 36-character form, for example `6f1c8a52-4a8e-4d0b-9a55-0b0c3a8f4f1e`.
@@ -393,8 +394,8 @@ type Lock struct {
 	Mode LockMode `protobuf:"varint,1,opt,name=mode,proto3,enum=livetokens.v1.LockMode" json:"mode,omitempty"`
 	// Fields locked in addition to those set in the constraints, each forced to
 	// the token's value or, when the token does not set it, to its default (so
-	// the app cannot turn it on). Only with LOCK_MODE_SET_FIELDS, or without
-	// constraints. Duplicates are ignored. No `_UNSPECIFIED` value.
+	// the app cannot turn it on). Only with LOCK_MODE_SET_FIELDS. Duplicates
+	// are ignored. No `LOCKABLE_FIELD_UNSPECIFIED`.
 	AdditionalFields []LockableField `protobuf:"varint,2,rep,packed,name=additional_fields,json=additionalFields,proto3,enum=livetokens.v1.LockableField" json:"additional_fields,omitempty"`
 	unknownFields    protoimpl.UnknownFields
 	sizeCache        protoimpl.SizeCache
