@@ -100,7 +100,7 @@ func (c *Client) MintToken(ctx context.Context, req *livetokensv1.TokenRequest, 
 	}
 	if req.GetRequestId() == "" {
 		req = proto.CloneOf(req)
-		req.RequestId = newRequestID()
+		req.RequestId = NewRequestID()
 	}
 	return c.stub.MintToken(ctx, req, opts...)
 }
@@ -110,8 +110,9 @@ func (c *Client) Close() error {
 	return c.conn.Close()
 }
 
-// newRequestID returns a random (version 4, RFC 9562) UUID in its canonical form.
-func newRequestID() string {
+// NewRequestID returns a random (version 4, RFC 9562) UUID in its canonical form,
+// for TokenRequest.RequestId when the caller retries a mint itself.
+func NewRequestID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])  // never fails: crypto/rand.Read crashes the program instead
 	b[6] = b[6]&0x0f | 0x40 // version 4

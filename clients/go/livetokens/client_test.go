@@ -106,6 +106,21 @@ func TestMintTokenAddsAFreshUUID4RequestID(t *testing.T) {
 	}
 }
 
+func TestNewRequestIDIsARandomUUID4(t *testing.T) {
+	// NewRequestID returns canonical UUID4s (version and variant bits set), never the same twice.
+	seen := map[string]bool{}
+	for range 1000 {
+		id := livetokens.NewRequestID()
+		if !uuid4.MatchString(id) {
+			t.Fatalf("NewRequestID() = %q, not a canonical UUID4", id)
+		}
+		if seen[id] {
+			t.Fatalf("NewRequestID() repeated %q", id)
+		}
+		seen[id] = true
+	}
+}
+
 func TestMintTokenKeepsTheCallersRequestID(t *testing.T) {
 	// A request_id set by the caller is sent unchanged.
 	f := &fakeServer{}
