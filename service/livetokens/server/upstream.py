@@ -104,7 +104,7 @@ class GeminiTokenClient:
 
         ``deadline`` is a ``time.monotonic()`` instant (the caller's deadline) or None.
         Connection failures and 500/502/503 answers are retried with capped
-        exponential backoff and full jitter while attempts and time remain. A retry
+        exponential backoff and equal jitter while attempts and time remain. A retry
         after a connection that dropped mid-request may leave an orphan token at
         Google that nobody ever receives; that is harmless, unlike a lost answer.
         """
@@ -135,10 +135,9 @@ class GeminiTokenClient:
             cap = min(
                 self._settings.backoff_max, self._settings.backoff_initial * 2 ** (attempt - 1)
             )
-            delay = random.uniform(  # noqa: S311 - jitter, not cryptography
-                0,
-                cap,
-            )
+            # "Equal jitter": at least half the capped backoff, so retries never bunch up
+            # at zero, and the other half random so that callers spread out.
+            delay = cap / 2 + random.uniform(0, cap / 2)  # noqa: S311 - jitter, not crypto
             if deadline is not None and time.monotonic() + delay + DEADLINE_MARGIN >= deadline:
                 break
             log.info(

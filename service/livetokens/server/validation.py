@@ -65,8 +65,8 @@ class _Checker:
             self.add(field, "is not a valid google.protobuf.Duration")
             return None
         span: timedelta = message.ToTimedelta()
-        if span <= timedelta(0):
-            self.add(field, "must be more than 0")
+        if span < timedelta(milliseconds=1):
+            self.add(field, "must be at least 1ms (times are whole milliseconds)")
             return None
         if span >= MAX_LIFETIME:
             self.add(field, "must be less than 20h (Google's limit for token times)")
