@@ -599,3 +599,27 @@ def test_config_rejects_a_single_string_of_keys() -> None:
     with pytest.raises(TypeError):
         EmulatorConfig(api_keys="abc")  # type: ignore[arg-type]
     assert EmulatorConfig(api_keys={"abc"}).api_keys == frozenset({"abc"})  # type: ignore[arg-type]
+
+
+async def test_oversized_body_is_rejected(emulator: Emulator, mint: Mint) -> None:
+    """A body over Google's 20 MiB limit: 400 "Request payload size exceeds the limit…"."""
+    response = await mint(b"{" + b" " * (20 * 1024 * 1024) + b"}")
+    assert response.status_code == 400
+    assert error_of(response)["message"].startswith("Request payload size exceeds the limit")
+    assert emulator.tokens == {}
+
+
+async def test_emulator_bug_still_answers_in_googles_shape(
+    mint: Mint, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An unexpected exception inside the emulator answers 500 INTERNAL in Google's shape."""
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("emulator bug")
+
+    monkeypatch.setattr("livetokens.emulator._server.validate", broken)
+    response = await mint({})
+    assert response.status_code == 500
+    assert error_of(response)["status"] == "INTERNAL"
+    assert "emulator failed" in caplog.text
+    assert KEY not in caplog.text

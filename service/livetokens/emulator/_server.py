@@ -33,6 +33,8 @@ _ROUTE = re.compile(r"/(?P<version>v1alpha|v1beta)/auth_tokens")
 _SECRET_HEADERS = frozenset({"x-goog-api-key", "authorization"})
 _SECRET_QUERY = frozenset({"key", "access_token"})
 _JSON = "application/json"
+# Google's request size limit for generativelanguage (20 MiB).
+MAX_BODY = 20 * 1024 * 1024
 
 
 def fingerprint(api_key: str) -> str:
@@ -179,7 +181,7 @@ class Emulator:
         """Bind and start serving; afterwards ``port`` and ``base_url`` are known."""
         if self._runner is not None:
             raise RuntimeError("the emulator is already running")
-        app = web.Application()
+        app = web.Application(client_max_size=MAX_BODY)
         app.router.add_route("*", "/{tail:.*}", self._handle)
         # access_log=None: aiohttp's access log prints the query string, which may
         # hold ?key=. The emulator logs its own redacted line per request instead.
@@ -234,14 +236,29 @@ class Emulator:
         loop = asyncio.get_running_loop()
         started = loop.time()
         received_at = self.config.clock()
-        raw = await request.read()
+        too_large = False
+        try:
+            raw = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            raw, too_large = b"", True
         api_key = _api_key(request)
         key_fp = fingerprint(api_key) if api_key else None
         body_json = _try_json(raw)
         match = _ROUTE.fullmatch(request.path)
         version = match["version"] if match else None
 
-        outcome = self._decide(request.method, version, api_key, key_fp, raw, received_at)
+        if too_large:
+            # Google's wording for an oversized body; its status code here is [U].
+            outcome = _error(
+                GoogleError(400, f"Request payload size exceeds the limit: {MAX_BODY} bytes.")
+            )
+        else:
+            try:
+                outcome = self._decide(request.method, version, api_key, key_fp, raw, received_at)
+            except Exception:
+                # A bug in the emulator still answers in Google's shape, and says so in the log.
+                log.exception("emulator failed on %s %s", request.method, request.path)
+                outcome = _error(GoogleError(500))
         delay = self.config.latency + outcome.extra_delay + self._model_latency(body_json)
         self._record(
             CapturedRequest(
