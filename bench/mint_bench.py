@@ -1,0 +1,694 @@
+"""``make bench``: mints/s and latency of livetokens on loopback, per upstream transport.
+
+A benchmark, not a test: it asserts nothing, it measures. It starts, each in its
+own process, the upstream emulator (``livetokens emulator``), the livetokens server
+(``livetokens serve --transport aiohttp|httpx`` against that emulator) and a bare
+grpc.aio echo server (``bench/echo_server.py``: the grpc.aio ceiling), then drives
+each target from this process with N concurrent workers looping on one call:
+
+    echo                 MintToken on the echo server (no upstream)
+    livetokens-aiohttp   MintToken on livetokens, httpx over httpx_aiohttp.AiohttpTransport
+    livetokens-httpx     MintToken on livetokens, httpx's default AsyncHTTPTransport
+    raw-aiohttp          GeminiTokenClient.create_token against the emulator (no gRPC)
+    raw-httpx            the same with httpx's default transport
+
+For each target and concurrency: a warm-up, then a fixed window in which every
+call that completes is counted (ok or error) and its latency recorded. It prints
+one Markdown table and writes ``bench/results/latest.json``. Everything listens on
+127.0.0.1; every process it starts is stopped on the way out, Ctrl-C included.
+
+    .venv/bin/python bench/mint_bench.py [--seconds 5] [--concurrency 1,16,64,256]
+        [--targets echo,livetokens-aiohttp,...] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import contextlib
+import dataclasses
+import datetime
+import importlib.metadata
+import json
+import logging
+import math
+import os
+import pathlib
+import platform
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from typing import Any
+
+import grpc
+from google.rpc import error_details_pb2, status_pb2
+
+from livetokens.server.errors import Failure
+from livetokens.server.settings import UpstreamSettings
+from livetokens.server.translate import translate
+from livetokens.server.upstream import GeminiTokenClient
+from livetokens.v1 import live_config_pb2 as lc
+from livetokens.v1 import token_service_pb2 as ts
+from livetokens.v1 import token_service_pb2_grpc as ts_grpc
+
+HERE = pathlib.Path(__file__).resolve().parent
+RESULTS = HERE / "results" / "latest.json"
+TARGETS = ("echo", "livetokens-aiohttp", "livetokens-httpx", "raw-aiohttp", "raw-httpx")
+DEFAULT_CONCURRENCY = (1, 16, 64, 256)
+QUICK_CONCURRENCY = (1, 16)
+MODEL = "gemini-live-2.5-flash-preview"
+CALL_TIMEOUT = 30.0  # seconds per call: long enough that an error is a real failure
+DRAIN_TIMEOUT = 5.0  # seconds calls in flight get after a window before they are cancelled
+START_TIMEOUT = 30.0  # seconds a process gets to start listening
+PAUSE = 0.5  # seconds of quiet between two measurements
+
+log = logging.getLogger("mint_bench")
+
+Call = Callable[[], Awaitable[object]]
+
+
+class BenchError(Exception):
+    """The benchmark cannot go on (a process did not start, a target is unreachable)."""
+
+
+# --- processes ----------------------------------------------------------------------------
+
+
+class Processes:
+    """The child processes of one run; :meth:`stop_all` ends every one still running.
+
+    Each child's stdout and stderr go to ``<logdir>/<name>.log``, read back only to
+    explain a failed start.
+    """
+
+    def __init__(self, logdir: pathlib.Path) -> None:
+        self.logdir = logdir
+        self._running: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(self, name: str, argv: Sequence[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+        """Start ``argv`` as the child called ``name``."""
+        with (self.logdir / f"{name}.log").open("ab") as out:
+            proc = subprocess.Popen(  # noqa: S603 - our own interpreter and scripts, no shell
+                list(argv), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env
+            )
+        self._running[name] = proc
+        return proc
+
+    def pids(self) -> list[int]:
+        """The process ids of the children still running."""
+        return [p.pid for p in self._running.values() if p.poll() is None]
+
+    def log_tail(self, name: str, lines: int = 20) -> str:
+        """The last ``lines`` lines the child ``name`` printed."""
+        path = self.logdir / f"{name}.log"
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def stop(self, name: str) -> None:
+        """Terminate the child ``name`` (SIGTERM), then kill it if it lingers."""
+        proc = self._running.pop(name, None)
+        if proc is None or proc.poll() is not None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+    def stop_all(self) -> None:
+        """Stop every child still running, last started first."""
+        for name in reversed(list(self._running)):
+            with contextlib.suppress(Exception):
+                self.stop(name)
+
+
+def _child_env(api_key: str | None = None) -> dict[str, str]:
+    """This environment without any LIVETOKENS_/GEMINI_ setting that could skew a run."""
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("LIVETOKENS_", "GEMINI_API_KEY"))
+    }
+    env["LIVETOKENS_GRACE_PERIOD"] = "1"
+    if api_key is not None:
+        env["GEMINI_API_KEY"] = api_key
+    return env
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def _wait_until(
+    procs: Processes,
+    name: str,
+    proc: subprocess.Popen[bytes],
+    ready: Callable[[], int | None],
+) -> int:
+    """Poll ``ready`` (a port, or None while not yet) until it answers or the child dies."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise BenchError(
+                f"{name} exited with status {proc.returncode} while starting:\n"
+                + procs.log_tail(name)
+            )
+        port = ready()
+        if port is not None:
+            return port
+        await asyncio.sleep(0.05)
+    raise BenchError(f"{name} did not start within {START_TIMEOUT:g}s:\n" + procs.log_tail(name))
+
+
+def _port_from_file(path: pathlib.Path) -> Callable[[], int | None]:
+    def ready() -> int | None:
+        try:
+            text = path.read_text().strip()
+        except FileNotFoundError:
+            return None
+        return int(text) if text.isdigit() else None
+
+    return ready
+
+
+def _port_accepting(port: int) -> Callable[[], int | None]:
+    def ready() -> int | None:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return port
+        except OSError:
+            return None
+
+    return ready
+
+
+def _livetokens() -> list[str]:
+    """The `livetokens` command of this interpreter's environment."""
+    return [sys.executable, "-m", "livetokens.server"]
+
+
+async def start_emulator(procs: Processes, api_key: str) -> str:
+    """Start ``livetokens emulator`` on a free loopback port; return its base URL."""
+    port = _free_port()
+    argv = [*_livetokens(), "emulator", "--listen", f"127.0.0.1:{port}", "--api-key", api_key]
+    proc = procs.start("emulator", argv, _child_env())
+    await _wait_until(procs, "emulator", proc, _port_accepting(port))
+    return f"http://127.0.0.1:{port}"
+
+
+async def start_livetokens(
+    procs: Processes, name: str, transport: str, upstream_url: str, api_key: str
+) -> int:
+    """Start ``livetokens serve --transport T`` against the emulator; return its port."""
+    port_file = procs.logdir / f"{name}.port"
+    argv = [
+        *_livetokens(),
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--port-file",
+        str(port_file),
+        "--upstream-url",
+        upstream_url,
+        "--transport",
+        transport,
+    ]
+    proc = procs.start(name, argv, _child_env(api_key))
+    return await _wait_until(procs, name, proc, _port_from_file(port_file))
+
+
+async def start_echo(procs: Processes) -> int:
+    """Start ``bench/echo_server.py``; return its port."""
+    port_file = procs.logdir / "echo.port"
+    argv = [sys.executable, str(HERE / "echo_server.py"), "--port-file", str(port_file)]
+    proc = procs.start("echo", argv, _child_env())
+    return await _wait_until(procs, "echo", proc, _port_from_file(port_file))
+
+
+# --- measuring ----------------------------------------------------------------------------
+
+
+_CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """CPU seconds used by the benchmark's own processes and by everything else.
+
+    The machine is shared: another job's CPU use during a window lowers the
+    numbers, and this says by how much it was there. Reads /proc, so Linux only;
+    elsewhere every reading is 0.
+    """
+
+    def __init__(self, pids: Callable[[], Sequence[int]]) -> None:
+        self._pids = pids
+
+    def sample(self) -> tuple[float, float]:
+        """(CPU seconds all processes have used since boot, those used by ours)."""
+        try:
+            fields = pathlib.Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+        except OSError:
+            return 0.0, 0.0
+        # user nice system idle iowait irq softirq steal ...: busy = all but idle, iowait, steal
+        values = [int(v) for v in fields[:8]]
+        busy = sum(values) - values[3] - values[4] - values[7]
+        ours = 0
+        for pid in self._pids():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                stat = pathlib.Path(f"/proc/{pid}/stat").read_text()
+                after_name = stat.rpartition(")")[2].split()
+                ours += int(after_name[11]) + int(after_name[12])  # utime + stime
+        return busy / _CLK_TCK, ours / _CLK_TCK
+
+
+@dataclasses.dataclass
+class Result:
+    """One target at one concurrency, over one measurement window."""
+
+    target: str
+    concurrency: int
+    window_s: float
+    ok: int
+    errors: int
+    error_kinds: dict[str, int]
+    mints_per_s: float
+    p50_ms: float | None
+    p99_ms: float | None
+    bench_cpus: float
+    other_cpus: float
+
+
+def percentile(sorted_values: Sequence[float], q: float) -> float | None:
+    """Nearest-rank percentile ``q`` (0-100) of already sorted values; None when empty."""
+    if not sorted_values:
+        return None
+    rank = max(1, math.ceil(q / 100 * len(sorted_values)))
+    return sorted_values[rank - 1]
+
+
+def _error_kind(exc: Exception) -> str:
+    """A short, secret-free label for a failed call: gRPC code and ErrorInfo reason."""
+    if isinstance(exc, grpc.aio.AioRpcError):
+        label = exc.code().name
+        for key, value in exc.trailing_metadata() or ():
+            if key == "grpc-status-details-bin" and isinstance(value, bytes):
+                with contextlib.suppress(Exception):
+                    for detail in status_pb2.Status.FromString(value).details:
+                        info = error_details_pb2.ErrorInfo()
+                        if detail.Unpack(info):
+                            label += f"/{info.reason}"
+        return label
+    if isinstance(exc, Failure):
+        return exc.reason.value
+    return type(exc).__name__
+
+
+async def measure(
+    target: str,
+    call: Call,
+    *,
+    concurrency: int,
+    warmup: float,
+    seconds: float,
+    cpu: CpuMeter,
+) -> Result:
+    """Run ``concurrency`` workers looping on ``call``; count what completes in the window.
+
+    A call counts when it completes inside the window, whenever it started, so the
+    window sees the steady state that the warm-up reached.
+    """
+    latencies: list[float] = []
+    errors: collections.Counter[str] = collections.Counter()
+    recording = False
+    stopping = False
+
+    async def worker() -> None:
+        while not stopping:
+            started = time.perf_counter()
+            try:
+                await call()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - every failure is counted, by kind
+                if recording:
+                    errors[_error_kind(exc)] += 1
+            else:
+                if recording:
+                    latencies.append(time.perf_counter() - started)
+
+    tasks = [asyncio.create_task(worker()) for _ in range(concurrency)]
+    try:
+        await asyncio.sleep(warmup)
+        recording = True
+        window_start = time.perf_counter()
+        busy_start, ours_start = cpu.sample()
+        await asyncio.sleep(seconds)
+        recording = False
+        window = time.perf_counter() - window_start
+        busy_end, ours_end = cpu.sample()
+        stopping = True
+        _, pending = await asyncio.wait(tasks, timeout=DRAIN_TIMEOUT)
+        for task in pending:
+            task.cancel()
+    finally:
+        stopping = True
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    latencies.sort()
+    p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
+    return Result(
+        target=target,
+        concurrency=concurrency,
+        window_s=round(window, 3),
+        ok=len(latencies),
+        errors=sum(errors.values()),
+        error_kinds=dict(errors),
+        mints_per_s=round(len(latencies) / window, 1),
+        p50_ms=None if p50 is None else round(p50 * 1000, 2),
+        p99_ms=None if p99 is None else round(p99 * 1000, 2),
+        bench_cpus=round((ours_end - ours_start) / window, 2),
+        other_cpus=round(max(0.0, (busy_end - busy_start) - (ours_end - ours_start)) / window, 2),
+    )
+
+
+def token_request() -> ts.TokenRequest:
+    """A valid, typical request: a model and a small locked config."""
+    return ts.TokenRequest(
+        constraints=ts.LiveConstraints(
+            model=MODEL,
+            config=lc.LiveConfig(response_modalities=[lc.MODALITY_AUDIO], temperature=0.7),
+        )
+    )
+
+
+@contextlib.asynccontextmanager
+async def grpc_call(port: int) -> Any:
+    """One channel to 127.0.0.1:``port`` and a MintToken call on it, as every worker's loop."""
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        await asyncio.wait_for(channel.channel_ready(), timeout=START_TIMEOUT)
+        stub = ts_grpc.TokenServiceStub(channel)
+        request = token_request()
+
+        async def call() -> object:
+            return await stub.MintToken(request, timeout=CALL_TIMEOUT)
+
+        yield call
+
+
+@contextlib.asynccontextmanager
+async def raw_call(transport: str, upstream_url: str, api_key: str) -> Any:
+    """A GeminiTokenClient on ``transport`` and a create_token call, with no gRPC at all."""
+    settings = UpstreamSettings(base_url=upstream_url, transport=transport)  # type: ignore[arg-type]
+    client = GeminiTokenClient(settings, api_key)
+    body = translate(token_request(), now=datetime.datetime.now(datetime.UTC)).body
+    try:
+
+        async def call() -> object:
+            return await client.create_token(body, deadline=time.monotonic() + CALL_TIMEOUT)
+
+        yield call
+    finally:
+        await client.aclose()
+
+
+# --- the run ------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """What to measure and for how long."""
+
+    targets: tuple[str, ...]
+    concurrency: tuple[int, ...]
+    warmup: float
+    seconds: float
+
+
+async def run(plan: Plan, procs: Processes, report: Callable[[Result], None]) -> list[Result]:
+    """Start every target the plan names, then measure them interleaved.
+
+    The outer loop is the concurrency and the inner one the target, so the rows
+    that are compared (aiohttp against httpx at the same concurrency) are measured
+    back to back, under the same background load. Idle targets cost next to nothing.
+    Results come back in plan order: by target, then by concurrency.
+    """
+    api_key = "bench-" + secrets.token_hex(16)
+    upstream_url = ""
+    if any(t != "echo" for t in plan.targets):
+        upstream_url = await start_emulator(procs, api_key)
+    results: list[Result] = []
+    cpu = CpuMeter(lambda: [os.getpid(), *procs.pids()])
+    async with contextlib.AsyncExitStack() as stack:
+        calls: dict[str, Call] = {}
+        for target in plan.targets:
+            kind, _, transport = target.partition("-")
+            if kind == "echo":
+                port = await start_echo(procs)
+                calls[target] = await stack.enter_async_context(grpc_call(port))
+            elif kind == "livetokens":
+                port = await start_livetokens(procs, target, transport, upstream_url, api_key)
+                calls[target] = await stack.enter_async_context(grpc_call(port))
+            else:
+                calls[target] = await stack.enter_async_context(
+                    raw_call(transport, upstream_url, api_key)
+                )
+        for concurrency in plan.concurrency:
+            for target in plan.targets:
+                await asyncio.sleep(PAUSE)
+                result = await measure(
+                    target,
+                    calls[target],
+                    concurrency=concurrency,
+                    warmup=plan.warmup,
+                    seconds=plan.seconds,
+                    cpu=cpu,
+                )
+                report(result)
+                results.append(result)
+    order = {t: i for i, t in enumerate(plan.targets)}
+    return sorted(results, key=lambda r: (order[r.target], plan.concurrency.index(r.concurrency)))
+
+
+# --- reporting ----------------------------------------------------------------------------
+
+
+def _version(dist: str) -> str:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _cpu_model() -> str:
+    with contextlib.suppress(OSError):
+        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.partition(":")[2].strip()
+    return platform.processor() or "unknown"
+
+
+def machine() -> dict[str, Any]:
+    """What the numbers were measured on."""
+    return {
+        "nproc": len(os.sched_getaffinity(0)),
+        "cpu_model": _cpu_model(),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "grpcio": _version("grpcio"),
+        "protobuf": _version("protobuf"),
+        "httpx": _version("httpx"),
+        "aiohttp": _version("aiohttp"),
+        "httpx-aiohttp": _version("httpx-aiohttp"),
+        "loadavg_at_start": list(os.getloadavg()),
+    }
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.1f}"
+
+
+def markdown(results: Sequence[Result], info: dict[str, Any], plan: Plan) -> str:
+    """The results as one Markdown table, preceded by the machine and the settings."""
+    lines = [
+        f"Machine: {info['nproc']} CPU ({info['cpu_model']}), Linux {info['kernel']}, "
+        f"Python {info['python']}, grpcio {info['grpcio']}, httpx {info['httpx']}, "
+        f"aiohttp {info['aiohttp']}, httpx-aiohttp {info['httpx-aiohttp']}; "
+        f"load average at start {info['loadavg_at_start'][0]:.2f}.",
+        f"Each row: {plan.warmup:g}s warm-up, then a {plan.seconds:g}s window; "
+        "emulator, server and load generator share the machine.",
+        "",
+        "| target | in flight | mints/s | ok | errors | p50 ms | p99 ms | CPU bench | CPU other |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    for r in results:
+        errors = str(r.errors)
+        if r.error_kinds:
+            errors += " (" + ", ".join(f"{k} {v}" for k, v in sorted(r.error_kinds.items())) + ")"
+        lines.append(
+            f"| {r.target} | {r.concurrency} | {r.mints_per_s:,.0f} | {r.ok} | {errors} "
+            f"| {_ms(r.p50_ms)} | {_ms(r.p99_ms)} | {r.bench_cpus:.2f} | {r.other_cpus:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def _progress(result: Result) -> None:
+    print(
+        f"  {result.target:<20} {result.concurrency:>4} in flight: "
+        f"{result.mints_per_s:>8,.1f}/s  ok {result.ok}  errors {result.errors}  "
+        f"p50 {_ms(result.p50_ms)} ms  p99 {_ms(result.p99_ms)} ms  "
+        f"CPU bench {result.bench_cpus:.2f} other {result.other_cpus:.2f}",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+# --- command line -------------------------------------------------------------------------
+
+
+def _concurrency(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(dict.fromkeys(int(part) for part in text.split(",") if part.strip()))
+    except ValueError:
+        values = ()
+    if not values or any(v < 1 or v > 4096 for v in values):
+        raise argparse.ArgumentTypeError(f"expected e.g. 1,16,64,256 (each 1-4096), got {text!r}")
+    return values
+
+
+def _targets(text: str) -> tuple[str, ...]:
+    values = tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
+    unknown = [v for v in values if v not in TARGETS]
+    if not values or unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown target(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(TARGETS)}"
+        )
+    return values
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 120:
+        raise argparse.ArgumentTypeError(f"expected seconds in (0, 120], got {text!r}")
+    return value
+
+
+def parse_args(argv: Sequence[str] | None) -> tuple[Plan, pathlib.Path]:
+    """The plan from the command line (``--quick`` fills in short defaults)."""
+    parser = argparse.ArgumentParser(
+        description="Benchmark MintToken through livetokens (per upstream transport), the "
+        "bare grpc.aio echo ceiling and the raw upstream client, on loopback.",
+    )
+    parser.add_argument(
+        "--seconds", type=_seconds, help="measurement window per row (default 5; --quick 1)"
+    )
+    parser.add_argument(
+        "--warmup", type=_seconds, help="warm-up before each window (default 1; --quick 0.3)"
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=_concurrency,
+        help="calls in flight, comma-separated (default 1,16,64,256; --quick 1,16)",
+    )
+    parser.add_argument(
+        "--targets",
+        type=_targets,
+        default=TARGETS,
+        help=f"comma-separated subset of {','.join(TARGETS)} (default all, in that order)",
+    )
+    parser.add_argument("--quick", action="store_true", help="a short smoke run")
+    parser.add_argument(
+        "--json",
+        type=pathlib.Path,
+        default=RESULTS,
+        help=f"where to write JSON (default {RESULTS})",
+    )
+    args = parser.parse_args(argv)
+    plan = Plan(
+        targets=args.targets,
+        concurrency=args.concurrency or (QUICK_CONCURRENCY if args.quick else DEFAULT_CONCURRENCY),
+        warmup=args.warmup or (0.3 if args.quick else 1.0),
+        seconds=args.seconds or (1.0 if args.quick else 5.0),
+    )
+    return plan, args.json
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """Make SIGTERM behave like Ctrl-C, so the same clean-up runs."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark; print the table; write the JSON."""
+    plan, json_path = parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
+    info = machine()
+    if info["loadavg_at_start"][0] > info["nproc"] / 2:
+        print(
+            f"mint_bench: warning: the machine is busy (load average "
+            f"{info['loadavg_at_start'][0]:.2f} on {info['nproc']} CPUs); "
+            "expect low, noisy numbers",
+            file=sys.stderr,
+            flush=True,
+        )
+    rows = len(plan.targets) * len(plan.concurrency)
+    budget = rows * (PAUSE + plan.warmup + plan.seconds)
+    print(
+        f"mint_bench: {rows} rows, about {budget:.0f}s of load "
+        f"({plan.warmup:g}s warm-up + {plan.seconds:g}s window each)",
+        file=sys.stderr,
+        flush=True,
+    )
+    with tempfile.TemporaryDirectory(prefix="mint_bench-") as tmp, _sigterm_interrupts():
+        procs = Processes(pathlib.Path(tmp))
+        try:
+            results = asyncio.run(run(plan, procs, _progress))
+        except KeyboardInterrupt:
+            print("mint_bench: interrupted; stopping the processes it started", file=sys.stderr)
+            return 130
+        except BenchError as exc:
+            print(f"mint_bench: {exc}", file=sys.stderr)
+            return 1
+        finally:
+            procs.stop_all()
+    info["loadavg_at_end"] = list(os.getloadavg())
+    print(markdown(results, info, plan))
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path.write_text(
+        json.dumps(
+            {
+                "machine": info,
+                "plan": dataclasses.asdict(plan),
+                "results": [dataclasses.asdict(r) for r in results],
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    print(f"\nJSON: {json_path}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
