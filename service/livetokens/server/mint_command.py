@@ -78,5 +78,9 @@ def run_mint(args: argparse.Namespace) -> int:
                 out["retryDelaySeconds"] = details.retry_delay.total_seconds()
             print(json.dumps(out, indent=2), file=sys.stderr)
             return 1
-    print(json.dumps(json_format.MessageToDict(token), indent=2))
+    print(
+        json.dumps(
+            json_format.MessageToDict(token, always_print_fields_with_no_presence=True), indent=2
+        )
+    )
     return 0
