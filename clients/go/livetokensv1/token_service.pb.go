@@ -220,13 +220,13 @@ type TokenRequest struct {
 	// How long the token may be used, counted from the moment livetokens mints
 	// it. After that, Google rejects messages in sessions that use the token.
 	//
-	// Range: more than 0 and less than 20 hours (Google's limit). Whole
+	// Range: at least 1 millisecond and less than 20 hours (Google's limit). Whole
 	// milliseconds; finer parts are truncated. Unset means 30 minutes.
 	Lifetime *durationpb.Duration `protobuf:"bytes,2,opt,name=lifetime,proto3" json:"lifetime,omitempty"`
 	// The window for starting a new Live session with the token, counted from
 	// the moment livetokens mints it.
 	//
-	// Range: more than 0 and at most `lifetime`. Unset means 1 minute, or
+	// Range: at least 1 millisecond and at most `lifetime`. Unset means 1 minute, or
 	// `lifetime` when that is shorter.
 	NewSessionWindow *durationpb.Duration `protobuf:"bytes,3,opt,name=new_session_window,json=newSessionWindow,proto3" json:"new_session_window,omitempty"`
 	// What the Live session started with the token must look like. Unset means

@@ -99,7 +99,7 @@ private static final long serialVersionUID = 0L;
    * How long the token may be used, counted from the moment livetokens mints
    * it. After that, Google rejects messages in sessions that use the token.
    *
-   * Range: more than 0 and less than 20 hours (Google's limit). Whole
+   * Range: at least 1 millisecond and less than 20 hours (Google's limit). Whole
    * milliseconds; finer parts are truncated. Unset means 30 minutes.
    * </pre>
    *
@@ -115,7 +115,7 @@ private static final long serialVersionUID = 0L;
    * How long the token may be used, counted from the moment livetokens mints
    * it. After that, Google rejects messages in sessions that use the token.
    *
-   * Range: more than 0 and less than 20 hours (Google's limit). Whole
+   * Range: at least 1 millisecond and less than 20 hours (Google's limit). Whole
    * milliseconds; finer parts are truncated. Unset means 30 minutes.
    * </pre>
    *
@@ -131,7 +131,7 @@ private static final long serialVersionUID = 0L;
    * How long the token may be used, counted from the moment livetokens mints
    * it. After that, Google rejects messages in sessions that use the token.
    *
-   * Range: more than 0 and less than 20 hours (Google's limit). Whole
+   * Range: at least 1 millisecond and less than 20 hours (Google's limit). Whole
    * milliseconds; finer parts are truncated. Unset means 30 minutes.
    * </pre>
    *
@@ -149,7 +149,7 @@ private static final long serialVersionUID = 0L;
    * The window for starting a new Live session with the token, counted from
    * the moment livetokens mints it.
    *
-   * Range: more than 0 and at most `lifetime`. Unset means 1 minute, or
+   * Range: at least 1 millisecond and at most `lifetime`. Unset means 1 minute, or
    * `lifetime` when that is shorter.
    * </pre>
    *
@@ -165,7 +165,7 @@ private static final long serialVersionUID = 0L;
    * The window for starting a new Live session with the token, counted from
    * the moment livetokens mints it.
    *
-   * Range: more than 0 and at most `lifetime`. Unset means 1 minute, or
+   * Range: at least 1 millisecond and at most `lifetime`. Unset means 1 minute, or
    * `lifetime` when that is shorter.
    * </pre>
    *
@@ -181,7 +181,7 @@ private static final long serialVersionUID = 0L;
    * The window for starting a new Live session with the token, counted from
    * the moment livetokens mints it.
    *
-   * Range: more than 0 and at most `lifetime`. Unset means 1 minute, or
+   * Range: at least 1 millisecond and at most `lifetime`. Unset means 1 minute, or
    * `lifetime` when that is shorter.
    * </pre>
    *
@@ -913,7 +913,7 @@ private static final long serialVersionUID = 0L;
      * How long the token may be used, counted from the moment livetokens mints
      * it. After that, Google rejects messages in sessions that use the token.
      *
-     * Range: more than 0 and less than 20 hours (Google's limit). Whole
+     * Range: at least 1 millisecond and less than 20 hours (Google's limit). Whole
      * milliseconds; finer parts are truncated. Unset means 30 minutes.
      * </pre>
      *
@@ -928,7 +928,7 @@ private static final long serialVersionUID = 0L;
      * How long the token may be used, counted from the moment livetokens mints
      * it. After that, Google rejects messages in sessions that use the token.
      *
-     * Range: more than 0 and less than 20 hours (Google's limit). Whole
+     * Range: at least 1 millisecond and less than 20 hours (Google's limit). Whole
      * milliseconds; finer parts are truncated. Unset means 30 minutes.
      * </pre>
      *
@@ -947,7 +947,7 @@ private static final long serialVersionUID = 0L;
      * How long the token may be used, counted from the moment livetokens mints
      * it. After that, Google rejects messages in sessions that use the token.
      *
-     * Range: more than 0 and less than 20 hours (Google's limit). Whole
+     * Range: at least 1 millisecond and less than 20 hours (Google's limit). Whole
      * milliseconds; finer parts are truncated. Unset means 30 minutes.
      * </pre>
      *
@@ -969,7 +969,7 @@ private static final long serialVersionUID = 0L;
      * How long the token may be used, counted from the moment livetokens mints
      * it. After that, Google rejects messages in sessions that use the token.
      *
-     * Range: more than 0 and less than 20 hours (Google's limit). Whole
+     * Range: at least 1 millisecond and less than 20 hours (Google's limit). Whole
      * milliseconds; finer parts are truncated. Unset means 30 minutes.
      * </pre>
      *
@@ -991,7 +991,7 @@ private static final long serialVersionUID = 0L;
      * How long the token may be used, counted from the moment livetokens mints
      * it. After that, Google rejects messages in sessions that use the token.
      *
-     * Range: more than 0 and less than 20 hours (Google's limit). Whole
+     * Range: at least 1 millisecond and less than 20 hours (Google's limit). Whole
      * milliseconds; finer parts are truncated. Unset means 30 minutes.
      * </pre>
      *
@@ -1020,7 +1020,7 @@ private static final long serialVersionUID = 0L;
      * How long the token may be used, counted from the moment livetokens mints
      * it. After that, Google rejects messages in sessions that use the token.
      *
-     * Range: more than 0 and less than 20 hours (Google's limit). Whole
+     * Range: at least 1 millisecond and less than 20 hours (Google's limit). Whole
      * milliseconds; finer parts are truncated. Unset means 30 minutes.
      * </pre>
      *
@@ -1041,7 +1041,7 @@ private static final long serialVersionUID = 0L;
      * How long the token may be used, counted from the moment livetokens mints
      * it. After that, Google rejects messages in sessions that use the token.
      *
-     * Range: more than 0 and less than 20 hours (Google's limit). Whole
+     * Range: at least 1 millisecond and less than 20 hours (Google's limit). Whole
      * milliseconds; finer parts are truncated. Unset means 30 minutes.
      * </pre>
      *
@@ -1057,7 +1057,7 @@ private static final long serialVersionUID = 0L;
      * How long the token may be used, counted from the moment livetokens mints
      * it. After that, Google rejects messages in sessions that use the token.
      *
-     * Range: more than 0 and less than 20 hours (Google's limit). Whole
+     * Range: at least 1 millisecond and less than 20 hours (Google's limit). Whole
      * milliseconds; finer parts are truncated. Unset means 30 minutes.
      * </pre>
      *
@@ -1076,7 +1076,7 @@ private static final long serialVersionUID = 0L;
      * How long the token may be used, counted from the moment livetokens mints
      * it. After that, Google rejects messages in sessions that use the token.
      *
-     * Range: more than 0 and less than 20 hours (Google's limit). Whole
+     * Range: at least 1 millisecond and less than 20 hours (Google's limit). Whole
      * milliseconds; finer parts are truncated. Unset means 30 minutes.
      * </pre>
      *
@@ -1104,7 +1104,7 @@ private static final long serialVersionUID = 0L;
      * The window for starting a new Live session with the token, counted from
      * the moment livetokens mints it.
      *
-     * Range: more than 0 and at most `lifetime`. Unset means 1 minute, or
+     * Range: at least 1 millisecond and at most `lifetime`. Unset means 1 minute, or
      * `lifetime` when that is shorter.
      * </pre>
      *
@@ -1119,7 +1119,7 @@ private static final long serialVersionUID = 0L;
      * The window for starting a new Live session with the token, counted from
      * the moment livetokens mints it.
      *
-     * Range: more than 0 and at most `lifetime`. Unset means 1 minute, or
+     * Range: at least 1 millisecond and at most `lifetime`. Unset means 1 minute, or
      * `lifetime` when that is shorter.
      * </pre>
      *
@@ -1138,7 +1138,7 @@ private static final long serialVersionUID = 0L;
      * The window for starting a new Live session with the token, counted from
      * the moment livetokens mints it.
      *
-     * Range: more than 0 and at most `lifetime`. Unset means 1 minute, or
+     * Range: at least 1 millisecond and at most `lifetime`. Unset means 1 minute, or
      * `lifetime` when that is shorter.
      * </pre>
      *
@@ -1160,7 +1160,7 @@ private static final long serialVersionUID = 0L;
      * The window for starting a new Live session with the token, counted from
      * the moment livetokens mints it.
      *
-     * Range: more than 0 and at most `lifetime`. Unset means 1 minute, or
+     * Range: at least 1 millisecond and at most `lifetime`. Unset means 1 minute, or
      * `lifetime` when that is shorter.
      * </pre>
      *
@@ -1182,7 +1182,7 @@ private static final long serialVersionUID = 0L;
      * The window for starting a new Live session with the token, counted from
      * the moment livetokens mints it.
      *
-     * Range: more than 0 and at most `lifetime`. Unset means 1 minute, or
+     * Range: at least 1 millisecond and at most `lifetime`. Unset means 1 minute, or
      * `lifetime` when that is shorter.
      * </pre>
      *
@@ -1211,7 +1211,7 @@ private static final long serialVersionUID = 0L;
      * The window for starting a new Live session with the token, counted from
      * the moment livetokens mints it.
      *
-     * Range: more than 0 and at most `lifetime`. Unset means 1 minute, or
+     * Range: at least 1 millisecond and at most `lifetime`. Unset means 1 minute, or
      * `lifetime` when that is shorter.
      * </pre>
      *
@@ -1232,7 +1232,7 @@ private static final long serialVersionUID = 0L;
      * The window for starting a new Live session with the token, counted from
      * the moment livetokens mints it.
      *
-     * Range: more than 0 and at most `lifetime`. Unset means 1 minute, or
+     * Range: at least 1 millisecond and at most `lifetime`. Unset means 1 minute, or
      * `lifetime` when that is shorter.
      * </pre>
      *
@@ -1248,7 +1248,7 @@ private static final long serialVersionUID = 0L;
      * The window for starting a new Live session with the token, counted from
      * the moment livetokens mints it.
      *
-     * Range: more than 0 and at most `lifetime`. Unset means 1 minute, or
+     * Range: at least 1 millisecond and at most `lifetime`. Unset means 1 minute, or
      * `lifetime` when that is shorter.
      * </pre>
      *
@@ -1267,7 +1267,7 @@ private static final long serialVersionUID = 0L;
      * The window for starting a new Live session with the token, counted from
      * the moment livetokens mints it.
      *
-     * Range: more than 0 and at most `lifetime`. Unset means 1 minute, or
+     * Range: at least 1 millisecond and at most `lifetime`. Unset means 1 minute, or
      * `lifetime` when that is shorter.
      * </pre>
      *

@@ -42,7 +42,7 @@ public interface TokenRequestOrBuilder extends
    * How long the token may be used, counted from the moment livetokens mints
    * it. After that, Google rejects messages in sessions that use the token.
    *
-   * Range: more than 0 and less than 20 hours (Google's limit). Whole
+   * Range: at least 1 millisecond and less than 20 hours (Google's limit). Whole
    * milliseconds; finer parts are truncated. Unset means 30 minutes.
    * </pre>
    *
@@ -55,7 +55,7 @@ public interface TokenRequestOrBuilder extends
    * How long the token may be used, counted from the moment livetokens mints
    * it. After that, Google rejects messages in sessions that use the token.
    *
-   * Range: more than 0 and less than 20 hours (Google's limit). Whole
+   * Range: at least 1 millisecond and less than 20 hours (Google's limit). Whole
    * milliseconds; finer parts are truncated. Unset means 30 minutes.
    * </pre>
    *
@@ -68,7 +68,7 @@ public interface TokenRequestOrBuilder extends
    * How long the token may be used, counted from the moment livetokens mints
    * it. After that, Google rejects messages in sessions that use the token.
    *
-   * Range: more than 0 and less than 20 hours (Google's limit). Whole
+   * Range: at least 1 millisecond and less than 20 hours (Google's limit). Whole
    * milliseconds; finer parts are truncated. Unset means 30 minutes.
    * </pre>
    *
@@ -81,7 +81,7 @@ public interface TokenRequestOrBuilder extends
    * The window for starting a new Live session with the token, counted from
    * the moment livetokens mints it.
    *
-   * Range: more than 0 and at most `lifetime`. Unset means 1 minute, or
+   * Range: at least 1 millisecond and at most `lifetime`. Unset means 1 minute, or
    * `lifetime` when that is shorter.
    * </pre>
    *
@@ -94,7 +94,7 @@ public interface TokenRequestOrBuilder extends
    * The window for starting a new Live session with the token, counted from
    * the moment livetokens mints it.
    *
-   * Range: more than 0 and at most `lifetime`. Unset means 1 minute, or
+   * Range: at least 1 millisecond and at most `lifetime`. Unset means 1 minute, or
    * `lifetime` when that is shorter.
    * </pre>
    *
@@ -107,7 +107,7 @@ public interface TokenRequestOrBuilder extends
    * The window for starting a new Live session with the token, counted from
    * the moment livetokens mints it.
    *
-   * Range: more than 0 and at most `lifetime`. Unset means 1 minute, or
+   * Range: at least 1 millisecond and at most `lifetime`. Unset means 1 minute, or
    * `lifetime` when that is shorter.
    * </pre>
    *
