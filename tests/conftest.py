@@ -2,39 +2,16 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import grpc
 import pytest
+from lt_support import API_KEY, server_settings
 
 from livetokens.emulator import Emulator, EmulatorConfig
-from livetokens.server import RunningServer, Settings, UpstreamSettings, create_server
-from livetokens.server.settings import Secret
+from livetokens.server import RunningServer, create_server
 from livetokens.v1 import token_service_pb2_grpc as ts_grpc
-
-API_KEY = "test-api-key-0123456789"
-
-
-def server_settings(upstream_url: str, **overrides: Any) -> Settings:
-    """Settings for a test server on 127.0.0.1:0 against ``upstream_url``.
-
-    ``upstream`` may be a dict of UpstreamSettings overrides.
-    """
-    upstream = dataclasses.replace(
-        UpstreamSettings(backoff_initial=0.01, backoff_max=0.05),
-        base_url=upstream_url,
-        **overrides.pop("upstream", {}),
-    )
-    base = Settings(
-        listen="127.0.0.1:0",
-        upstream=upstream,
-        api_key=Secret(API_KEY),
-        fingerprint_key=Secret("test-fingerprint-key"),
-        grace_period=5.0,
-    )
-    return dataclasses.replace(base, **overrides)
 
 
 @pytest.fixture

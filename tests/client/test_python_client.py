@@ -20,10 +20,10 @@ from typing import Any
 
 import grpc
 import pytest
-from conftest import API_KEY, server_settings
 from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
+from lt_support import API_KEY, server_settings
 
 from livetokens.client import AsyncClient, Client, error_details
 from livetokens.emulator import Emulator, EmulatorConfig

@@ -10,7 +10,7 @@ from typing import Any
 import grpc
 import httpx
 import pytest
-from conftest import API_KEY
+from lt_support import API_KEY
 
 from livetokens.client import ErrorDetails, error_details
 from livetokens.emulator import Emulator, Fault
