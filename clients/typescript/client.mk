@@ -26,5 +26,5 @@ generate:: $(TS_STAMP)
 # live server and the emulator.
 test-clients:: venv $(TS_STAMP)
 	cd $(TS_DIR) && rm -rf build && node_modules/.bin/tsc -p tsconfig.json
-	cd $(TS_DIR) && node --test build/test/
-	$(PY) tools/with_livetokens.py -- node --test $(TS_DIR)/build/contract/
+	cd $(TS_DIR) && node --test build/test/*.test.js
+	$(PY) tools/with_livetokens.py -- node --test $(TS_DIR)/build/contract/*.test.js

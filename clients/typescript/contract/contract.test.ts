@@ -1,6 +1,6 @@
 // The contract scenario shared by every client language, against a live
 // livetokens server. Run only through the harness, which sets the variables:
-//   python tools/with_livetokens.py -- node --test build/contract/
+//   .venv/bin/python tools/with_livetokens.py -- node --test clients/typescript/build/contract/*.test.js
 // Fails (does not skip) when LIVETOKENS_TARGET is unset.
 
 import assert from "node:assert/strict";
