@@ -8,7 +8,6 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
 import type { Interceptor } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
-import type { Http2SessionOptions } from "@connectrpc/connect-node";
 import type * as http2 from "node:http2";
 import serviceConfigJson from "./gen/service_config.json" with { type: "json" };
 import { TokenRequestSchema, TokenService } from "./gen/livetokens/v1/token_service_pb.js";
@@ -73,8 +72,8 @@ export const defaultServiceConfig: ServiceConfig = parseServiceConfig(serviceCon
 export function createLiveTokensClient(target: string, options: LiveTokensClientOptions = {}): LiveTokensClient {
   const baseUrl = target.includes("://") ? target : `${options.tls === true ? "https" : "http"}://${target}`;
   const serviceConfig = options.serviceConfig ?? defaultServiceConfig;
-  const sessionOptions: Http2SessionOptions = {};
-  const sessionManager = new Http2SessionManager(baseUrl, sessionOptions, options.nodeOptions);
+  // Our own session manager, so that close() can end the connection.
+  const sessionManager = new Http2SessionManager(baseUrl, {}, options.nodeOptions);
   const transport = createGrpcTransport({
     baseUrl,
     sessionManager,
