@@ -71,7 +71,7 @@ async def test_contract_scenario_async(live_target: str) -> None:
         assert near(token.expire_time, now + timedelta(minutes=30))
         assert near(token.new_session_expire_time, now + timedelta(minutes=1))
         assert token.uses == 1
-        assert token.lock.all_fields
+        assert token.lock.whole_setup
         assert list(token.lock.field_paths) == []
         assert token.model == f"models/{MODEL}"
         assert token.fingerprint.startswith("hmac-sha256:")
@@ -83,7 +83,7 @@ async def test_contract_scenario_async(live_target: str) -> None:
             additional_fields=[ts.LOCKABLE_FIELD_OUTPUT_AUDIO_TRANSCRIPTION],
         )
         locked = await client.mint_token(seed(lock=lock))
-        assert not locked.lock.all_fields
+        assert not locked.lock.whole_setup
         assert list(locked.lock.field_paths) == [
             "model",
             "generationConfig.responseModalities",

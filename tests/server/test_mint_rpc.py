@@ -53,7 +53,7 @@ async def test_seed_request_mints_a_fully_locked_token(
     assert before + timedelta(minutes=30) - slack <= expire <= after + timedelta(minutes=30)
     assert before + timedelta(minutes=1) - slack <= new_session <= after + timedelta(minutes=1)
     assert token.uses == 1
-    assert token.lock.all_fields
+    assert token.lock.whole_setup
     assert list(token.lock.field_paths) == []
     assert token.model == f"models/{MODEL}"
     assert token.api_version == "v1alpha"

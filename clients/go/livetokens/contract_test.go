@@ -95,8 +95,8 @@ func TestContractMintWithSeedConstraints(t *testing.T) {
 	if token.GetUses() != 1 {
 		t.Errorf("uses = %d, want 1", token.GetUses())
 	}
-	if !token.GetLock().GetAllFields() || len(token.GetLock().GetFieldPaths()) != 0 {
-		t.Errorf("lock = %v, want all_fields and no field_paths", token.GetLock())
+	if !token.GetLock().GetWholeSetup() || len(token.GetLock().GetFieldPaths()) != 0 {
+		t.Errorf("lock = %v, want whole_setup and no field_paths", token.GetLock())
 	}
 	if token.GetModel() != "models/gemini-live-2.5-flash-preview" {
 		t.Errorf("model = %q, want models/gemini-live-2.5-flash-preview", token.GetModel())
@@ -123,8 +123,8 @@ func TestContractLockSetFields(t *testing.T) {
 		},
 	})
 	want := []string{"model", "generationConfig.responseModalities", "generationConfig.temperature", "sessionResumption", "outputAudioTranscription"}
-	if token.GetLock().GetAllFields() || !slices.Equal(token.GetLock().GetFieldPaths(), want) {
-		t.Errorf("lock = %v, want all_fields false and field_paths %q", token.GetLock(), want)
+	if token.GetLock().GetWholeSetup() || !slices.Equal(token.GetLock().GetFieldPaths(), want) {
+		t.Errorf("lock = %v, want whole_setup false and field_paths %q", token.GetLock(), want)
 	}
 }
 

@@ -582,11 +582,12 @@ type EffectiveLock struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// True when the whole setup comes from the token (LOCK_MODE_ALL with
 	// constraints): the app's setup message is ignored. `field_paths` is then
-	// empty.
-	AllFields bool `protobuf:"varint,1,opt,name=all_fields,json=allFields,proto3" json:"all_fields,omitempty"`
+	// empty. (Named `whole_setup`, not `all_fields`, because Java's generated
+	// `getAllFields()` is taken by every protobuf message.)
+	WholeSetup bool `protobuf:"varint,1,opt,name=whole_setup,json=wholeSetup,proto3" json:"whole_setup,omitempty"`
 	// The Google `fieldMask` paths that were locked, in a stable order, each
 	// once: top-level setup fields (`model`, `tools`, ...) and
-	// `generationConfig.<field>` paths. Empty when `all_fields` is true or the
+	// `generationConfig.<field>` paths. Empty when `whole_setup` is true or the
 	// token is unconstrained.
 	FieldPaths    []string `protobuf:"bytes,2,rep,name=field_paths,json=fieldPaths,proto3" json:"field_paths,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -623,9 +624,9 @@ func (*EffectiveLock) Descriptor() ([]byte, []int) {
 	return file_livetokens_v1_token_service_proto_rawDescGZIP(), []int{4}
 }
 
-func (x *EffectiveLock) GetAllFields() bool {
+func (x *EffectiveLock) GetWholeSetup() bool {
 	if x != nil {
-		return x.AllFields
+		return x.WholeSetup
 	}
 	return false
 }
@@ -668,10 +669,10 @@ const file_livetokens_v1_token_service_proto_rawDesc = "" +
 	"\rwebsocket_url\x18\a \x01(\tR\fwebsocketUrl\x12\x1f\n" +
 	"\vapi_version\x18\b \x01(\tR\n" +
 	"apiVersion\x12\x14\n" +
-	"\x05model\x18\t \x01(\tR\x05model\"O\n" +
-	"\rEffectiveLock\x12\x1d\n" +
-	"\n" +
-	"all_fields\x18\x01 \x01(\bR\tallFields\x12\x1f\n" +
+	"\x05model\x18\t \x01(\tR\x05model\"Q\n" +
+	"\rEffectiveLock\x12\x1f\n" +
+	"\vwhole_setup\x18\x01 \x01(\bR\n" +
+	"wholeSetup\x12\x1f\n" +
 	"\vfield_paths\x18\x02 \x03(\tR\n" +
 	"fieldPaths*R\n" +
 	"\bLockMode\x12\x19\n" +

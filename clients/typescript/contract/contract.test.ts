@@ -49,7 +49,7 @@ describe("contract: livetokens.v1.TokenService/MintToken against a live server",
     assertAbout(token.expireTime, 30 * 60_000, "expire_time");
     assertAbout(token.newSessionExpireTime, 60_000, "new_session_expire_time");
     assert.equal(token.uses, 1);
-    assert.equal(token.lock?.allFields, true);
+    assert.equal(token.lock?.wholeSetup, true);
     assert.deepEqual(token.lock?.fieldPaths, []);
     assert.equal(token.model, `models/${MODEL}`);
     assert.ok(token.fingerprint.startsWith("hmac-sha256:"), `fingerprint ${token.fingerprint}`);
@@ -62,7 +62,7 @@ describe("contract: livetokens.v1.TokenService/MintToken against a live server",
       constraints: seed(),
       lock: { mode: LockMode.SET_FIELDS, additionalFields: [LockableField.OUTPUT_AUDIO_TRANSCRIPTION] },
     });
-    assert.equal(token.lock?.allFields, false);
+    assert.equal(token.lock?.wholeSetup, false);
     assert.deepEqual(token.lock?.fieldPaths, [
       "model",
       "generationConfig.responseModalities",

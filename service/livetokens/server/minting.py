@@ -88,7 +88,7 @@ class Minter:
             new_session_expire_time=_timestamp(translation.new_session_expire_time),
             uses=translation.uses,
             lock=ts.EffectiveLock(
-                all_fields=translation.lock_all, field_paths=translation.field_paths
+                whole_setup=translation.lock_all, field_paths=translation.field_paths
             ),
             fingerprint=self._fingerprint(name),
             websocket_url=self._websocket_url,

@@ -121,9 +121,9 @@ class Token(_message.Message):
     def __init__(self, name: _Optional[str] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., new_session_expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., uses: _Optional[int] = ..., lock: _Optional[_Union[EffectiveLock, _Mapping]] = ..., fingerprint: _Optional[str] = ..., websocket_url: _Optional[str] = ..., api_version: _Optional[str] = ..., model: _Optional[str] = ...) -> None: ...
 
 class EffectiveLock(_message.Message):
-    __slots__ = ("all_fields", "field_paths")
-    ALL_FIELDS_FIELD_NUMBER: _ClassVar[int]
+    __slots__ = ("whole_setup", "field_paths")
+    WHOLE_SETUP_FIELD_NUMBER: _ClassVar[int]
     FIELD_PATHS_FIELD_NUMBER: _ClassVar[int]
-    all_fields: bool
+    whole_setup: bool
     field_paths: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, all_fields: _Optional[bool] = ..., field_paths: _Optional[_Iterable[str]] = ...) -> None: ...
+    def __init__(self, whole_setup: _Optional[bool] = ..., field_paths: _Optional[_Iterable[str]] = ...) -> None: ...

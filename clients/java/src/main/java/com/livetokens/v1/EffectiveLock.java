@@ -54,21 +54,22 @@ private static final long serialVersionUID = 0L;
             com.livetokens.v1.EffectiveLock.class, com.livetokens.v1.EffectiveLock.Builder.class);
   }
 
-  public static final int ALL_FIELDS_FIELD_NUMBER = 1;
-  private boolean allFields__ = false;
+  public static final int WHOLE_SETUP_FIELD_NUMBER = 1;
+  private boolean wholeSetup_ = false;
   /**
    * <pre>
    * True when the whole setup comes from the token (LOCK_MODE_ALL with
    * constraints): the app's setup message is ignored. `field_paths` is then
-   * empty.
+   * empty. (Named `whole_setup`, not `all_fields`, because Java's generated
+   * `getAllFields()` is taken by every protobuf message.)
    * </pre>
    *
-   * <code>bool all_fields = 1 [json_name = "allFields"];</code>
-   * @return The allFields.
+   * <code>bool whole_setup = 1 [json_name = "wholeSetup"];</code>
+   * @return The wholeSetup.
    */
   @java.lang.Override
-  public boolean getAllFields_() {
-    return allFields__;
+  public boolean getWholeSetup() {
+    return wholeSetup_;
   }
 
   public static final int FIELD_PATHS_FIELD_NUMBER = 2;
@@ -79,7 +80,7 @@ private static final long serialVersionUID = 0L;
    * <pre>
    * The Google `fieldMask` paths that were locked, in a stable order, each
    * once: top-level setup fields (`model`, `tools`, ...) and
-   * `generationConfig.&lt;field&gt;` paths. Empty when `all_fields` is true or the
+   * `generationConfig.&lt;field&gt;` paths. Empty when `whole_setup` is true or the
    * token is unconstrained.
    * </pre>
    *
@@ -94,7 +95,7 @@ private static final long serialVersionUID = 0L;
    * <pre>
    * The Google `fieldMask` paths that were locked, in a stable order, each
    * once: top-level setup fields (`model`, `tools`, ...) and
-   * `generationConfig.&lt;field&gt;` paths. Empty when `all_fields` is true or the
+   * `generationConfig.&lt;field&gt;` paths. Empty when `whole_setup` is true or the
    * token is unconstrained.
    * </pre>
    *
@@ -108,7 +109,7 @@ private static final long serialVersionUID = 0L;
    * <pre>
    * The Google `fieldMask` paths that were locked, in a stable order, each
    * once: top-level setup fields (`model`, `tools`, ...) and
-   * `generationConfig.&lt;field&gt;` paths. Empty when `all_fields` is true or the
+   * `generationConfig.&lt;field&gt;` paths. Empty when `whole_setup` is true or the
    * token is unconstrained.
    * </pre>
    *
@@ -123,7 +124,7 @@ private static final long serialVersionUID = 0L;
    * <pre>
    * The Google `fieldMask` paths that were locked, in a stable order, each
    * once: top-level setup fields (`model`, `tools`, ...) and
-   * `generationConfig.&lt;field&gt;` paths. Empty when `all_fields` is true or the
+   * `generationConfig.&lt;field&gt;` paths. Empty when `whole_setup` is true or the
    * token is unconstrained.
    * </pre>
    *
@@ -150,8 +151,8 @@ private static final long serialVersionUID = 0L;
   @java.lang.Override
   public void writeTo(com.google.protobuf.CodedOutputStream output)
                       throws java.io.IOException {
-    if (allFields__ != false) {
-      output.writeBool(1, allFields__);
+    if (wholeSetup_ != false) {
+      output.writeBool(1, wholeSetup_);
     }
     for (int i = 0; i < fieldPaths_.size(); i++) {
       com.google.protobuf.GeneratedMessage.writeString(output, 2, fieldPaths_.getRaw(i));
@@ -160,9 +161,9 @@ private static final long serialVersionUID = 0L;
   }
   private int computeSerializedSize_0() {
     int size = 0;
-    if (allFields__ != false) {
+    if (wholeSetup_ != false) {
       size += com.google.protobuf.CodedOutputStream
-        .computeBoolSize(1, allFields__);
+        .computeBoolSize(1, wholeSetup_);
     }
     {
       int dataSize = 0;
@@ -196,8 +197,8 @@ private static final long serialVersionUID = 0L;
     }
     com.livetokens.v1.EffectiveLock other = (com.livetokens.v1.EffectiveLock) obj;
 
-    if (getAllFields_()
-        != other.getAllFields_()) return false;
+    if (getWholeSetup()
+        != other.getWholeSetup()) return false;
     if (!getFieldPathsList()
         .equals(other.getFieldPathsList())) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
@@ -211,9 +212,9 @@ private static final long serialVersionUID = 0L;
     }
     int hash = 41;
     hash = (19 * hash) + getDescriptor().hashCode();
-    hash = (37 * hash) + ALL_FIELDS_FIELD_NUMBER;
+    hash = (37 * hash) + WHOLE_SETUP_FIELD_NUMBER;
     hash = (53 * hash) + com.google.protobuf.Internal.hashBoolean(
-        getAllFields_());
+        getWholeSetup());
     if (getFieldPathsCount() > 0) {
       hash = (37 * hash) + FIELD_PATHS_FIELD_NUMBER;
       hash = (53 * hash) + getFieldPathsList().hashCode();
@@ -353,7 +354,7 @@ private static final long serialVersionUID = 0L;
     public Builder clear() {
       super.clear();
       bitField0_ = 0;
-      allFields__ = false;
+      wholeSetup_ = false;
       fieldPaths_ =
           com.google.protobuf.LazyStringArrayList.emptyList();
       return this;
@@ -390,7 +391,7 @@ private static final long serialVersionUID = 0L;
     private void buildPartial0(com.livetokens.v1.EffectiveLock result) {
       int from_bitField0_ = bitField0_;
       if (((from_bitField0_ & 0x00000001) != 0)) {
-        result.allFields__ = allFields__;
+        result.wholeSetup_ = wholeSetup_;
       }
       if (((from_bitField0_ & 0x00000002) != 0)) {
         fieldPaths_.makeImmutable();
@@ -410,8 +411,8 @@ private static final long serialVersionUID = 0L;
 
     public Builder mergeFrom(com.livetokens.v1.EffectiveLock other) {
       if (other == com.livetokens.v1.EffectiveLock.getDefaultInstance()) return this;
-      if (other.getAllFields_() != false) {
-        setAllFields_(other.getAllFields_());
+      if (other.getWholeSetup() != false) {
+        setWholeSetup(other.getWholeSetup());
       }
       if (!other.fieldPaths_.isEmpty()) {
         if (fieldPaths_.isEmpty()) {
@@ -448,7 +449,7 @@ private static final long serialVersionUID = 0L;
               done = true;
               break;
             case 8: {
-              allFields__ = input.readBool();
+              wholeSetup_ = input.readBool();
               bitField0_ |= 0x00000001;
               break;
             } // case 8
@@ -474,35 +475,37 @@ private static final long serialVersionUID = 0L;
     }
     private int bitField0_;
 
-    private boolean allFields__ ;
+    private boolean wholeSetup_ ;
     /**
      * <pre>
      * True when the whole setup comes from the token (LOCK_MODE_ALL with
      * constraints): the app's setup message is ignored. `field_paths` is then
-     * empty.
+     * empty. (Named `whole_setup`, not `all_fields`, because Java's generated
+     * `getAllFields()` is taken by every protobuf message.)
      * </pre>
      *
-     * <code>bool all_fields = 1 [json_name = "allFields"];</code>
-     * @return The allFields.
+     * <code>bool whole_setup = 1 [json_name = "wholeSetup"];</code>
+     * @return The wholeSetup.
      */
     @java.lang.Override
-    public boolean getAllFields_() {
-      return allFields__;
+    public boolean getWholeSetup() {
+      return wholeSetup_;
     }
     /**
      * <pre>
      * True when the whole setup comes from the token (LOCK_MODE_ALL with
      * constraints): the app's setup message is ignored. `field_paths` is then
-     * empty.
+     * empty. (Named `whole_setup`, not `all_fields`, because Java's generated
+     * `getAllFields()` is taken by every protobuf message.)
      * </pre>
      *
-     * <code>bool all_fields = 1 [json_name = "allFields"];</code>
-     * @param value The allFields to set.
+     * <code>bool whole_setup = 1 [json_name = "wholeSetup"];</code>
+     * @param value The wholeSetup to set.
      * @return This builder for chaining.
      */
-    public Builder setAllFields_(boolean value) {
+    public Builder setWholeSetup(boolean value) {
 
-      allFields__ = value;
+      wholeSetup_ = value;
       bitField0_ |= 0x00000001;
       onChanged();
       return this;
@@ -511,15 +514,16 @@ private static final long serialVersionUID = 0L;
      * <pre>
      * True when the whole setup comes from the token (LOCK_MODE_ALL with
      * constraints): the app's setup message is ignored. `field_paths` is then
-     * empty.
+     * empty. (Named `whole_setup`, not `all_fields`, because Java's generated
+     * `getAllFields()` is taken by every protobuf message.)
      * </pre>
      *
-     * <code>bool all_fields = 1 [json_name = "allFields"];</code>
+     * <code>bool whole_setup = 1 [json_name = "wholeSetup"];</code>
      * @return This builder for chaining.
      */
-    public Builder clearAllFields_() {
+    public Builder clearWholeSetup() {
       bitField0_ = (bitField0_ & ~0x00000001);
-      allFields__ = false;
+      wholeSetup_ = false;
       onChanged();
       return this;
     }
@@ -536,7 +540,7 @@ private static final long serialVersionUID = 0L;
      * <pre>
      * The Google `fieldMask` paths that were locked, in a stable order, each
      * once: top-level setup fields (`model`, `tools`, ...) and
-     * `generationConfig.&lt;field&gt;` paths. Empty when `all_fields` is true or the
+     * `generationConfig.&lt;field&gt;` paths. Empty when `whole_setup` is true or the
      * token is unconstrained.
      * </pre>
      *
@@ -552,7 +556,7 @@ private static final long serialVersionUID = 0L;
      * <pre>
      * The Google `fieldMask` paths that were locked, in a stable order, each
      * once: top-level setup fields (`model`, `tools`, ...) and
-     * `generationConfig.&lt;field&gt;` paths. Empty when `all_fields` is true or the
+     * `generationConfig.&lt;field&gt;` paths. Empty when `whole_setup` is true or the
      * token is unconstrained.
      * </pre>
      *
@@ -566,7 +570,7 @@ private static final long serialVersionUID = 0L;
      * <pre>
      * The Google `fieldMask` paths that were locked, in a stable order, each
      * once: top-level setup fields (`model`, `tools`, ...) and
-     * `generationConfig.&lt;field&gt;` paths. Empty when `all_fields` is true or the
+     * `generationConfig.&lt;field&gt;` paths. Empty when `whole_setup` is true or the
      * token is unconstrained.
      * </pre>
      *
@@ -581,7 +585,7 @@ private static final long serialVersionUID = 0L;
      * <pre>
      * The Google `fieldMask` paths that were locked, in a stable order, each
      * once: top-level setup fields (`model`, `tools`, ...) and
-     * `generationConfig.&lt;field&gt;` paths. Empty when `all_fields` is true or the
+     * `generationConfig.&lt;field&gt;` paths. Empty when `whole_setup` is true or the
      * token is unconstrained.
      * </pre>
      *
@@ -597,7 +601,7 @@ private static final long serialVersionUID = 0L;
      * <pre>
      * The Google `fieldMask` paths that were locked, in a stable order, each
      * once: top-level setup fields (`model`, `tools`, ...) and
-     * `generationConfig.&lt;field&gt;` paths. Empty when `all_fields` is true or the
+     * `generationConfig.&lt;field&gt;` paths. Empty when `whole_setup` is true or the
      * token is unconstrained.
      * </pre>
      *
@@ -619,7 +623,7 @@ private static final long serialVersionUID = 0L;
      * <pre>
      * The Google `fieldMask` paths that were locked, in a stable order, each
      * once: top-level setup fields (`model`, `tools`, ...) and
-     * `generationConfig.&lt;field&gt;` paths. Empty when `all_fields` is true or the
+     * `generationConfig.&lt;field&gt;` paths. Empty when `whole_setup` is true or the
      * token is unconstrained.
      * </pre>
      *
@@ -640,7 +644,7 @@ private static final long serialVersionUID = 0L;
      * <pre>
      * The Google `fieldMask` paths that were locked, in a stable order, each
      * once: top-level setup fields (`model`, `tools`, ...) and
-     * `generationConfig.&lt;field&gt;` paths. Empty when `all_fields` is true or the
+     * `generationConfig.&lt;field&gt;` paths. Empty when `whole_setup` is true or the
      * token is unconstrained.
      * </pre>
      *
@@ -661,7 +665,7 @@ private static final long serialVersionUID = 0L;
      * <pre>
      * The Google `fieldMask` paths that were locked, in a stable order, each
      * once: top-level setup fields (`model`, `tools`, ...) and
-     * `generationConfig.&lt;field&gt;` paths. Empty when `all_fields` is true or the
+     * `generationConfig.&lt;field&gt;` paths. Empty when `whole_setup` is true or the
      * token is unconstrained.
      * </pre>
      *
@@ -679,7 +683,7 @@ private static final long serialVersionUID = 0L;
      * <pre>
      * The Google `fieldMask` paths that were locked, in a stable order, each
      * once: top-level setup fields (`model`, `tools`, ...) and
-     * `generationConfig.&lt;field&gt;` paths. Empty when `all_fields` is true or the
+     * `generationConfig.&lt;field&gt;` paths. Empty when `whole_setup` is true or the
      * token is unconstrained.
      * </pre>
      *

@@ -14,19 +14,20 @@ public interface EffectiveLockOrBuilder extends
    * <pre>
    * True when the whole setup comes from the token (LOCK_MODE_ALL with
    * constraints): the app's setup message is ignored. `field_paths` is then
-   * empty.
+   * empty. (Named `whole_setup`, not `all_fields`, because Java's generated
+   * `getAllFields()` is taken by every protobuf message.)
    * </pre>
    *
-   * <code>bool all_fields = 1 [json_name = "allFields"];</code>
-   * @return The allFields.
+   * <code>bool whole_setup = 1 [json_name = "wholeSetup"];</code>
+   * @return The wholeSetup.
    */
-  boolean getAllFields_();
+  boolean getWholeSetup();
 
   /**
    * <pre>
    * The Google `fieldMask` paths that were locked, in a stable order, each
    * once: top-level setup fields (`model`, `tools`, ...) and
-   * `generationConfig.&lt;field&gt;` paths. Empty when `all_fields` is true or the
+   * `generationConfig.&lt;field&gt;` paths. Empty when `whole_setup` is true or the
    * token is unconstrained.
    * </pre>
    *
@@ -39,7 +40,7 @@ public interface EffectiveLockOrBuilder extends
    * <pre>
    * The Google `fieldMask` paths that were locked, in a stable order, each
    * once: top-level setup fields (`model`, `tools`, ...) and
-   * `generationConfig.&lt;field&gt;` paths. Empty when `all_fields` is true or the
+   * `generationConfig.&lt;field&gt;` paths. Empty when `whole_setup` is true or the
    * token is unconstrained.
    * </pre>
    *
@@ -51,7 +52,7 @@ public interface EffectiveLockOrBuilder extends
    * <pre>
    * The Google `fieldMask` paths that were locked, in a stable order, each
    * once: top-level setup fields (`model`, `tools`, ...) and
-   * `generationConfig.&lt;field&gt;` paths. Empty when `all_fields` is true or the
+   * `generationConfig.&lt;field&gt;` paths. Empty when `whole_setup` is true or the
    * token is unconstrained.
    * </pre>
    *
@@ -64,7 +65,7 @@ public interface EffectiveLockOrBuilder extends
    * <pre>
    * The Google `fieldMask` paths that were locked, in a stable order, each
    * once: top-level setup fields (`model`, `tools`, ...) and
-   * `generationConfig.&lt;field&gt;` paths. Empty when `all_fields` is true or the
+   * `generationConfig.&lt;field&gt;` paths. Empty when `whole_setup` is true or the
    * token is unconstrained.
    * </pre>
    *

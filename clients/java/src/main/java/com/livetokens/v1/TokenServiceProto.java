@@ -86,37 +86,37 @@ public final class TokenServiceProto extends com.google.protobuf.GeneratedFile {
       "ockR\004lock\022 \n\013fingerprint\030\006 \001(\tR\013fingerpr" +
       "int\022#\n\rwebsocket_url\030\007 \001(\tR\014websocketUrl" +
       "\022\037\n\013api_version\030\010 \001(\tR\napiVersion\022\024\n\005mod" +
-      "el\030\t \001(\tR\005model\"O\n\rEffectiveLock\022\035\n\nall_" +
-      "fields\030\001 \001(\010R\tallFields\022\037\n\013field_paths\030\002" +
-      " \003(\tR\nfieldPaths*R\n\010LockMode\022\031\n\025LOCK_MOD" +
-      "E_UNSPECIFIED\020\000\022\021\n\rLOCK_MODE_ALL\020\001\022\030\n\024LO" +
-      "CK_MODE_SET_FIELDS\020\002*\211\006\n\rLockableField\022\036" +
-      "\n\032LOCKABLE_FIELD_UNSPECIFIED\020\000\022&\n\"LOCKAB" +
-      "LE_FIELD_RESPONSE_MODALITIES\020\001\022\036\n\032LOCKAB" +
-      "LE_FIELD_TEMPERATURE\020\002\022\030\n\024LOCKABLE_FIELD" +
-      "_TOP_P\020\003\022\030\n\024LOCKABLE_FIELD_TOP_K\020\004\022$\n LO" +
-      "CKABLE_FIELD_MAX_OUTPUT_TOKENS\020\005\022\027\n\023LOCK" +
-      "ABLE_FIELD_SEED\020\006\022#\n\037LOCKABLE_FIELD_MEDI" +
-      "A_RESOLUTION\020\007\022 \n\034LOCKABLE_FIELD_SPEECH_" +
-      "CONFIG\020\010\022\"\n\036LOCKABLE_FIELD_THINKING_CONF" +
-      "IG\020\t\022*\n&LOCKABLE_FIELD_ENABLE_AFFECTIVE_" +
-      "DIALOG\020\n\022%\n!LOCKABLE_FIELD_TRANSLATION_C" +
-      "ONFIG\020\013\022%\n!LOCKABLE_FIELD_SYSTEM_INSTRUC" +
-      "TION\020\014\022\030\n\024LOCKABLE_FIELD_TOOLS\020\r\022%\n!LOCK" +
-      "ABLE_FIELD_SESSION_RESUMPTION\020\016\022,\n(LOCKA" +
-      "BLE_FIELD_INPUT_AUDIO_TRANSCRIPTION\020\017\022-\n" +
-      ")LOCKABLE_FIELD_OUTPUT_AUDIO_TRANSCRIPTI" +
-      "ON\020\020\022(\n$LOCKABLE_FIELD_REALTIME_INPUT_CO" +
-      "NFIG\020\021\022-\n)LOCKABLE_FIELD_CONTEXT_WINDOW_" +
-      "COMPRESSION\020\022\022\036\n\032LOCKABLE_FIELD_PROACTIV" +
-      "ITY\020\023\022!\n\035LOCKABLE_FIELD_HISTORY_CONFIG\020\024" +
-      "2S\n\014TokenService\022C\n\tMintToken\022\033.livetoke" +
-      "ns.v1.TokenRequest\032\024.livetokens.v1.Token" +
-      "\"\003\220\002\002B\265\001\n\021com.livetokens.v1B\021TokenServic" +
-      "eProtoP\001Z8github.com/livetokens/livetoke" +
-      "ns/clients/go/livetokensv1\242\002\003LXX\252\002\rLivet" +
-      "okens.V1\312\002\rLivetokens\\V1\342\002\031Livetokens\\V1" +
-      "\\GPBMetadata\352\002\016Livetokens::V1b\006proto3"
+      "el\030\t \001(\tR\005model\"Q\n\rEffectiveLock\022\037\n\013whol" +
+      "e_setup\030\001 \001(\010R\nwholeSetup\022\037\n\013field_paths" +
+      "\030\002 \003(\tR\nfieldPaths*R\n\010LockMode\022\031\n\025LOCK_M" +
+      "ODE_UNSPECIFIED\020\000\022\021\n\rLOCK_MODE_ALL\020\001\022\030\n\024" +
+      "LOCK_MODE_SET_FIELDS\020\002*\211\006\n\rLockableField" +
+      "\022\036\n\032LOCKABLE_FIELD_UNSPECIFIED\020\000\022&\n\"LOCK" +
+      "ABLE_FIELD_RESPONSE_MODALITIES\020\001\022\036\n\032LOCK" +
+      "ABLE_FIELD_TEMPERATURE\020\002\022\030\n\024LOCKABLE_FIE" +
+      "LD_TOP_P\020\003\022\030\n\024LOCKABLE_FIELD_TOP_K\020\004\022$\n " +
+      "LOCKABLE_FIELD_MAX_OUTPUT_TOKENS\020\005\022\027\n\023LO" +
+      "CKABLE_FIELD_SEED\020\006\022#\n\037LOCKABLE_FIELD_ME" +
+      "DIA_RESOLUTION\020\007\022 \n\034LOCKABLE_FIELD_SPEEC" +
+      "H_CONFIG\020\010\022\"\n\036LOCKABLE_FIELD_THINKING_CO" +
+      "NFIG\020\t\022*\n&LOCKABLE_FIELD_ENABLE_AFFECTIV" +
+      "E_DIALOG\020\n\022%\n!LOCKABLE_FIELD_TRANSLATION" +
+      "_CONFIG\020\013\022%\n!LOCKABLE_FIELD_SYSTEM_INSTR" +
+      "UCTION\020\014\022\030\n\024LOCKABLE_FIELD_TOOLS\020\r\022%\n!LO" +
+      "CKABLE_FIELD_SESSION_RESUMPTION\020\016\022,\n(LOC" +
+      "KABLE_FIELD_INPUT_AUDIO_TRANSCRIPTION\020\017\022" +
+      "-\n)LOCKABLE_FIELD_OUTPUT_AUDIO_TRANSCRIP" +
+      "TION\020\020\022(\n$LOCKABLE_FIELD_REALTIME_INPUT_" +
+      "CONFIG\020\021\022-\n)LOCKABLE_FIELD_CONTEXT_WINDO" +
+      "W_COMPRESSION\020\022\022\036\n\032LOCKABLE_FIELD_PROACT" +
+      "IVITY\020\023\022!\n\035LOCKABLE_FIELD_HISTORY_CONFIG" +
+      "\020\0242S\n\014TokenService\022C\n\tMintToken\022\033.liveto" +
+      "kens.v1.TokenRequest\032\024.livetokens.v1.Tok" +
+      "en\"\003\220\002\002B\265\001\n\021com.livetokens.v1B\021TokenServ" +
+      "iceProtoP\001Z8github.com/livetokens/liveto" +
+      "kens/clients/go/livetokensv1\242\002\003LXX\252\002\rLiv" +
+      "etokens.V1\312\002\rLivetokens\\V1\342\002\031Livetokens\\" +
+      "V1\\GPBMetadata\352\002\016Livetokens::V1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -154,7 +154,7 @@ public final class TokenServiceProto extends com.google.protobuf.GeneratedFile {
     internal_static_livetokens_v1_EffectiveLock_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_livetokens_v1_EffectiveLock_descriptor,
-        new java.lang.String[] { "AllFields_", "FieldPaths", });
+        new java.lang.String[] { "WholeSetup", "FieldPaths", });
     descriptor.resolveAllFeaturesImmutable();
     com.google.protobuf.DurationProto.getDescriptor();
     com.google.protobuf.TimestampProto.getDescriptor();

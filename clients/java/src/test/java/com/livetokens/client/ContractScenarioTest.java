@@ -89,7 +89,7 @@ class ContractScenarioTest {
     assertNear(now.plus(Duration.ofMinutes(30)), token.getExpireTime());
     assertNear(now.plus(Duration.ofMinutes(1)), token.getNewSessionExpireTime());
     assertEquals(1, token.getUses());
-    assertTrue(token.getLock().getAllFields_());
+    assertTrue(token.getLock().getWholeSetup());
     assertEquals(List.of(), token.getLock().getFieldPathsList());
     assertEquals("models/gemini-live-2.5-flash-preview", token.getModel());
     assertTrue(token.getFingerprint().startsWith("hmac-sha256:"), token.getFingerprint());
@@ -111,7 +111,7 @@ class ContractScenarioTest {
 
     Token token = client.mintToken(request, DEADLINE);
 
-    assertFalse(token.getLock().getAllFields_());
+    assertFalse(token.getLock().getWholeSetup());
     assertEquals(
         List.of(
             "model",
