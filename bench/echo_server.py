@@ -28,7 +28,7 @@ _TOKEN = ts.Token(
     expire_time=timestamp_pb2.Timestamp(seconds=2_000_000_000),
     new_session_expire_time=timestamp_pb2.Timestamp(seconds=2_000_000_000),
     uses=1,
-    lock=ts.EffectiveLock(all_fields=True),
+    lock=ts.EffectiveLock(whole_setup=True),
     fingerprint="hmac-sha256:" + "0" * 32,
     websocket_url="ws://127.0.0.1/ws/google.ai.generativelanguage.v1alpha."
     "GenerativeService.BidiGenerateContentConstrained",

@@ -138,6 +138,9 @@ def _child_env(api_key: str | None = None) -> dict[str, str]:
         k: v for k, v in os.environ.items() if not k.startswith(("LIVETOKENS_", "GEMINI_API_KEY"))
     }
     env["LIVETOKENS_GRACE_PERIOD"] = "1"
+    # The load generator calls without credentials, on loopback: no policy, no rate
+    # limit, no audit log, so the server does only what every mint must do.
+    env["LIVETOKENS_INSECURE_NO_AUTH"] = "true"
     if api_key is not None:
         env["GEMINI_API_KEY"] = api_key
     return env
