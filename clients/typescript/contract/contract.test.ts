@@ -38,7 +38,7 @@ describe("contract: livetokens.v1.TokenService/MintToken against a live server",
   let client: LiveTokensClient;
 
   before(() => {
-    client = createLiveTokensClient(required("LIVETOKENS_TARGET"));
+    client = createLiveTokensClient(required("LIVETOKENS_TARGET"), { plaintext: true });
   });
   after(() => client?.close());
 

@@ -1,6 +1,7 @@
 import { Code, createLiveTokensClient, errorDetails, Modality } from "@livetokens/client";
 
-const client = createLiveTokensClient(process.env["LIVETOKENS_TARGET"] ?? "127.0.0.1:50051");
+const target = process.env["LIVETOKENS_TARGET"] ?? "127.0.0.1:50051";
+const client = createLiveTokensClient(target, { plaintext: true }); // loopback; TLS is the default
 try {
   const token = await client.mintToken(
     { constraints: { model: "gemini-live-2.5-flash-preview", config: { responseModalities: [Modality.AUDIO] } } },

@@ -23,10 +23,11 @@ export type TokenRequestInit = MessageInitShape<typeof TokenRequestSchema>;
 /** How to reach livetokens. */
 export interface LiveTokensClientOptions {
   /**
-   * Use TLS when `target` has no scheme. Default false: plaintext HTTP/2, for a
-   * server on loopback or behind a mesh sidecar that adds mTLS.
+   * Plaintext HTTP/2 when `target` has no scheme. Default false: TLS, as in the
+   * Python, Go and Java clients. Only for a server on loopback or behind a mesh
+   * sidecar that adds mTLS.
    */
-  readonly tls?: boolean;
+  readonly plaintext?: boolean;
   /** Node's HTTP/2 session options, e.g. `ca` for a private CA. */
   readonly nodeOptions?: http2.ClientSessionOptions | http2.SecureClientSessionOptions;
   /** Interceptors run around each attempt, inside the retry interceptor (auth headers, logging). */
@@ -66,11 +67,11 @@ export interface LiveTokensClient {
 export const defaultServiceConfig: ServiceConfig = parseServiceConfig(serviceConfigJson);
 
 /**
- * Creates a client for the livetokens server at `target`: `host:port` (plaintext
- * unless `tls` is set) or a URL such as `https://livetokens.internal:443`.
+ * Creates a client for the livetokens server at `target`: `host:port` (TLS unless
+ * `plaintext` is set) or a URL such as `https://livetokens.internal:443`.
  */
 export function createLiveTokensClient(target: string, options: LiveTokensClientOptions = {}): LiveTokensClient {
-  const baseUrl = target.includes("://") ? target : `${options.tls === true ? "https" : "http"}://${target}`;
+  const baseUrl = target.includes("://") ? target : `${options.plaintext === true ? "http" : "https"}://${target}`;
   const serviceConfig = options.serviceConfig ?? defaultServiceConfig;
   // Our own session manager, so that close() can end the connection.
   const sessionManager = new Http2SessionManager(baseUrl, {}, options.nodeOptions);

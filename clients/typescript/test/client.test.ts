@@ -48,7 +48,7 @@ describe("client over HTTP/2", () => {
   async function withServer(replies: readonly FakeReply[], fn: (server: FakeServer, client: LiveTokensClient) => Promise<void>): Promise<void> {
     const server = await startFakeServer(replies);
     // No real waiting between retries: the backoff itself is pinned in retry.test.ts.
-    const client = createLiveTokensClient(server.target, { retry: { sleep: async () => {} } });
+    const client = createLiveTokensClient(server.target, { plaintext: true, retry: { sleep: async () => {} } });
     try {
       await fn(server, client);
     } finally {
@@ -114,7 +114,7 @@ describe("client over HTTP/2", () => {
       attempts++;
       return await next(req);
     };
-    const client = createLiveTokensClient(closed.target, { interceptors: [counter], retry: { sleep: async () => {} } });
+    const client = createLiveTokensClient(closed.target, { plaintext: true, interceptors: [counter], retry: { sleep: async () => {} } });
     try {
       await assert.rejects(client.mintToken({}), (e: unknown) => e instanceof ConnectError && e.code === Code.Unavailable);
       assert.equal(attempts, 3);

@@ -22,7 +22,7 @@ const DOMAIN = "livetokens.v1.TokenService";
 
 async function failWith(reply: FakeReply): Promise<{ err: unknown; calls: number }> {
   const server: FakeServer = await startFakeServer([reply]);
-  const client: LiveTokensClient = createLiveTokensClient(server.target, { retry: { sleep: async () => {} } });
+  const client: LiveTokensClient = createLiveTokensClient(server.target, { plaintext: true, retry: { sleep: async () => {} } });
   try {
     await client.mintToken({});
     assert.fail("mintToken should have failed");
