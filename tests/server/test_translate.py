@@ -124,7 +124,8 @@ def test_extra_locks_without_constraints_send_only_a_mask() -> None:
 
 
 def test_every_field_lands_where_the_sdks_put_it() -> None:
-    """Sampling/speech/thinking go inside generationConfig; the rest at the setup's top."""
+    """Sampling/speech/thinking go inside generationConfig; the rest at the setup's top;
+    function declarations merged into one last tool, as the SDKs' t_tools does."""
     config = lc.LiveConfig(
         response_modalities=[lc.MODALITY_TEXT],
         temperature=0.2,
@@ -215,6 +216,8 @@ def test_every_field_lands_where_the_sdks_put_it() -> None:
         },
         "systemInstruction": {"parts": [{"text": "Be brief."}, {"text": "Kind."}], "role": "user"},
         "tools": [
+            {"googleSearch": {}, "codeExecution": {}},
+            {"urlContext": {}},
             {
                 "functionDeclarations": [
                     {
@@ -235,8 +238,6 @@ def test_every_field_lands_where_the_sdks_put_it() -> None:
                     }
                 ]
             },
-            {"googleSearch": {}, "codeExecution": {}},
-            {"urlContext": {}},
         ],
         "sessionResumption": {"handle": "h-1"},
         "inputAudioTranscription": {},
@@ -316,3 +317,23 @@ def test_rfc3339_is_utc_with_z_even_for_other_offsets() -> None:
 def test_websocket_url_matches_the_minting_version(base: str, version: str, url: str) -> None:
     """The token only works on the Constrained method of the version it was minted on."""
     assert websocket_url(base, version) == url
+
+
+def test_function_declarations_from_several_tools_merge_into_one_last_tool() -> None:
+    """Google wants one function tool: declarations are merged, built-in tools keep order."""
+    config = lc.LiveConfig(
+        tools=[
+            lc.Tool(function_declarations=[lc.FunctionDeclaration(name="first")]),
+            lc.Tool(google_search=lc.GoogleSearch()),
+            lc.Tool(
+                code_execution=lc.CodeExecution(),
+                function_declarations=[lc.FunctionDeclaration(name="second")],
+            ),
+        ]
+    )
+    request = ts.TokenRequest(constraints=ts.LiveConstraints(model=MODEL, config=config))
+    assert translate(request, now=NOW).body["bidiGenerateContentSetup"]["tools"] == [
+        {"googleSearch": {}},
+        {"codeExecution": {}},
+        {"functionDeclarations": [{"name": "first"}, {"name": "second"}]},
+    ]

@@ -145,10 +145,24 @@ def _function(m: lc.FunctionDeclaration) -> JSON:
     return out
 
 
-def _tool(m: lc.Tool) -> JSON:
+def _tools(tools: Any) -> list[JSON]:
+    """As the SDKs' ``t_tools``: every function declaration merged into one tool, placed
+    after the other tools, which keep their order ("All functions should be merged into
+    one tool")."""
+    out: list[JSON] = []
+    functions: list[JSON] = []
+    for tool in tools:
+        functions += [_function(f) for f in tool.function_declarations]
+        rest = _builtin_tool(tool)
+        if rest:
+            out.append(rest)
+    if functions:
+        out.append({"functionDeclarations": functions})
+    return out
+
+
+def _builtin_tool(m: lc.Tool) -> JSON:
     out: JSON = {}
-    if m.function_declarations:
-        out["functionDeclarations"] = [_function(f) for f in m.function_declarations]
     if m.HasField("google_search"):
         out["googleSearch"] = {}
     if m.HasField("code_execution"):
@@ -256,7 +270,7 @@ SETUP_FIELDS: Mapping[str, SetupField] = {
     "enable_affective_dialog": SetupField("enableAffectiveDialog", True, _same),
     "translation_config": SetupField("translationConfig", True, _translation),
     "system_instruction": SetupField("systemInstruction", False, _content),
-    "tools": SetupField("tools", False, lambda tools: [_tool(t) for t in tools]),
+    "tools": SetupField("tools", False, _tools),
     "session_resumption": SetupField("sessionResumption", False, _resumption),
     "input_audio_transcription": SetupField("inputAudioTranscription", False, lambda _: {}),
     "output_audio_transcription": SetupField("outputAudioTranscription", False, lambda _: {}),
