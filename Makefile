@@ -26,8 +26,8 @@ $(STAMP): pyproject.toml clients/python/pyproject.toml
 venv: $(STAMP) ## Create .venv with the server, the Python client and the dev tools.
 
 .PHONY: run
-run: venv ## Start livetokens on 127.0.0.1:50051 (against the bundled emulator when GEMINI_API_KEY is unset).
-	$(VENV)/bin/livetokens serve
+run: venv ## Start livetokens on 127.0.0.1:50051, plaintext, no caller auth (bundled emulator when GEMINI_API_KEY is unset).
+	$(VENV)/bin/livetokens serve --listen 127.0.0.1:50051 --insecure-no-auth
 
 .PHONY: generate
 generate:: venv generate-tools ## Regenerate every client's code from proto/ (pinned local plugins).

@@ -6,7 +6,7 @@ import dataclasses
 from typing import Any
 
 from livetokens.server import Settings, UpstreamSettings
-from livetokens.server.settings import Secret
+from livetokens.server.settings import Secret, SecuritySettings
 
 API_KEY = "test-api-key-0123456789"
 
@@ -14,7 +14,8 @@ API_KEY = "test-api-key-0123456789"
 def server_settings(upstream_url: str, **overrides: Any) -> Settings:
     """Settings for a test server on 127.0.0.1:0 against ``upstream_url``.
 
-    ``upstream`` may be a dict of UpstreamSettings overrides.
+    ``upstream`` may be a dict of UpstreamSettings overrides. Callers are not
+    authenticated (``insecure_no_auth``, allowed on loopback) unless ``security`` is given.
     """
     upstream = dataclasses.replace(
         UpstreamSettings(backoff_initial=0.01, backoff_max=0.05),
@@ -27,5 +28,6 @@ def server_settings(upstream_url: str, **overrides: Any) -> Settings:
         api_key=Secret(API_KEY),
         fingerprint_key=Secret("test-fingerprint-key"),
         grace_period=5.0,
+        security=SecuritySettings(insecure_no_auth=True),
     )
     return dataclasses.replace(base, **overrides)

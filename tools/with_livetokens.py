@@ -2,7 +2,8 @@
 
     python tools/with_livetokens.py -- go test -tags contract ./...
 
-Starts the emulator and a livetokens server (plaintext) on free 127.0.0.1 ports in
+Starts the emulator and a livetokens server (plaintext, callers not authenticated:
+``insecure_no_auth`` on loopback) on free 127.0.0.1 ports in
 this process, exports to the command:
 
 - ``LIVETOKENS_TARGET``: ``127.0.0.1:<port>`` of the server;
@@ -24,7 +25,7 @@ import sys
 
 from livetokens.emulator import Emulator, EmulatorConfig
 from livetokens.server import Settings, UpstreamSettings, create_server
-from livetokens.server.settings import Secret
+from livetokens.server.settings import Secret, SecuritySettings
 
 SLOW_MODEL = "slow-model"
 SLOW_SECONDS = 3.0
@@ -41,6 +42,7 @@ async def run(command: list[str]) -> int:
             upstream=dataclasses.replace(UpstreamSettings(), base_url=emulator.base_url),
             api_key=Secret(key),
             grace_period=2.0,
+            security=SecuritySettings(insecure_no_auth=True),
         )
         running = await create_server(settings)
         env = dict(os.environ)

@@ -39,6 +39,7 @@ async def served(tmp_path: pathlib.Path) -> AsyncIterator[tuple[asyncio.subproce
         "serve",
         "--listen",
         "127.0.0.1:0",
+        "--insecure-no-auth",
         "--port-file",
         str(port_file),
         "--emulator-model-latency",

@@ -15,6 +15,7 @@ from grpc_reflection.v1alpha import reflection
 from livetokens.server.fingerprint import Fingerprinter
 from livetokens.server.idempotency import IdempotencyCache
 from livetokens.server.minting import Minter
+from livetokens.server.security.runtime import Security, build_security
 from livetokens.server.servicer import TokenServicer
 from livetokens.server.settings import Settings, SettingsError
 from livetokens.server.upstream import GeminiTokenClient
@@ -35,15 +36,25 @@ class RunningServer:
     health: health.aio.HealthServicer
     upstream: GeminiTokenClient
     minter: Minter
+    security: Security | None = None
 
     async def stop(self, grace: float | None) -> None:
         """Drain: report NOT_SERVING, refuse new RPCs, let in-flight ones finish
-        within ``grace`` seconds, then close the upstream pool."""
+        within ``grace`` seconds, then close the upstream pool and the audit log."""
         await self.health.enter_graceful_shutdown()
         try:
             await self.server.stop(grace)
         finally:
-            await self.upstream.aclose()
+            try:
+                await self.upstream.aclose()
+            finally:
+                if self.security is not None:
+                    await self.security.aclose()
+
+    async def reload(self) -> bool:
+        """SIGHUP: reload the policy (an invalid file keeps the old one) and reopen the
+        audit log; requests in flight are not disturbed. True when the policy changed."""
+        return self.security is not None and await self.security.reload()
 
 
 async def create_server(
@@ -52,9 +63,10 @@ async def create_server(
     """Build and start the server on ``settings.listen`` (port 0 picks a free port)."""
     if settings.api_key is None:
         raise SettingsError("no Gemini API key: set GEMINI_API_KEY or GEMINI_API_KEY_FILE")
-    upstream = GeminiTokenClient(settings.upstream, settings.api_key.reveal(), transport=transport)
     key = settings.fingerprint_key.reveal().encode() if settings.fingerprint_key else None
     fingerprinter = Fingerprinter(key)
+    security = build_security(settings.listen, settings.security, fingerprint=fingerprinter)
+    upstream = GeminiTokenClient(settings.upstream, settings.api_key.reveal(), transport=transport)
     if fingerprinter.ephemeral:
         log.warning(
             "LIVETOKENS_FINGERPRINT_KEY is not set: token fingerprints are stable only "
@@ -66,28 +78,46 @@ async def create_server(
         api_version=settings.upstream.api_version,
         fingerprinter=fingerprinter,
         idempotency=IdempotencyCache(settings.idempotency_capacity),
+        policies=security.policies,
+        rate_limiter=security.rate_limiter,
+        audit=security.audit,
+        audit_fail_open=settings.security.audit_fail_open,
     )
     server = grpc.aio.server(maximum_concurrent_rpcs=settings.max_concurrent_rpcs)
-    ts_grpc.add_TokenServiceServicer_to_server(TokenServicer(minter), server)
+    ts_grpc.add_TokenServiceServicer_to_server(
+        TokenServicer(minter, security.authenticator), server
+    )
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
         [SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME], server
     )
-    port = server.add_insecure_port(settings.listen)
-    if port == 0:
+    try:
+        port = security.add_port(server, settings.listen)
+    except SettingsError:
         await upstream.aclose()
-        raise SettingsError(f"cannot listen on {settings.listen}")
+        await security.aclose()
+        raise
     await server.start()
     for name in ("", SERVICE_NAME):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    return RunningServer(server, port, health_servicer, upstream, minter)
+    return RunningServer(server, port, health_servicer, upstream, minter, security)
 
 
 async def serve_until_signalled(running: RunningServer, grace: float) -> None:
-    """Wait for SIGTERM or SIGINT, then drain ``running`` within ``grace`` seconds."""
+    """Wait for SIGTERM or SIGINT, then drain ``running`` within ``grace`` seconds.
+    SIGHUP reloads the policy and reopens the audit log."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    reloads: set[asyncio.Task[bool]] = set()
+
+    def reload() -> None:
+        log.info("SIGHUP received: reloading the policy, reopening the audit log")
+        task = loop.create_task(running.reload())
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
+
+    loop.add_signal_handler(signal.SIGHUP, reload)
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     try:
@@ -96,5 +126,5 @@ async def serve_until_signalled(running: RunningServer, grace: float) -> None:
         await running.stop(grace)
         log.info("stopped")
     finally:
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.remove_signal_handler(sig)

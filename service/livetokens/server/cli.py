@@ -79,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="MODEL=SECONDS",
         help="with the bundled emulator: delay answers for MODEL (repeatable; for tests)",
     )
+    _add_security_arguments(serve)
 
     mint = sub.add_parser(
         "mint",
@@ -123,6 +124,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     mint.add_argument("--request-id", help="UUID4 that makes a retry idempotent")
 
+    hash_secret = sub.add_parser(
+        "hash-secret",
+        help="print the policy-file form (sha256:...) of a bearer secret",
+        description="Read a bearer secret from stdin and print the `sha256:<hex>` line for "
+        "a caller's `credentials` in the policy file. With --generate, make a new random "
+        "secret, print it on stderr and its hash on stdout.",
+    )
+    hash_secret.add_argument(
+        "--generate", action="store_true", help="generate a new 256-bit secret instead"
+    )
+
     emulator = sub.add_parser(
         "emulator",
         help="run the upstream emulator alone",
@@ -133,6 +145,75 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_arguments(emulator)
     return parser
+
+
+def _add_security_arguments(serve: argparse.ArgumentParser) -> None:
+    """The `serve` flags of docs/security.md; each also has a LIVETOKENS_* variable."""
+    group = serve.add_argument_group("security (docs/security.md)")
+    group.add_argument("--tls-cert", help="server certificate chain (PEM); enables TLS")
+    group.add_argument("--tls-key", help="server private key (PEM)")
+    group.add_argument(
+        "--tls-client-ca",
+        help="CA bundle (PEM) for client certificates: mutual TLS, callers named by their "
+        "SPIFFE URI or DNS SAN",
+    )
+    group.add_argument(
+        "--policy", dest="policy_file", help="policy file (TOML); reloaded on SIGHUP"
+    )
+    group.add_argument(
+        "--trusted-proxy",
+        dest="trusted_proxies",
+        action="append",
+        default=None,
+        metavar="ADDR_OR_CIDR",
+        help="a proxy (mesh sidecar) whose identity header is trusted (repeatable)",
+    )
+    group.add_argument(
+        "--identity-header",
+        help="header the trusted proxy sets (default x-forwarded-client-cert, parsed as "
+        "Envoy XFCC; any other header's value is the caller id)",
+    )
+    group.add_argument(
+        "--insecure-no-auth",
+        action="store_true",
+        default=None,
+        help="accept callers without credentials as 'anonymous' (loopback only; development)",
+    )
+    group.add_argument(
+        "--insecure-allow-non-loopback",
+        action="store_true",
+        default=None,
+        help="allow plaintext, or --insecure-no-auth, on a non-loopback address",
+    )
+    group.add_argument("--audit-log", help="append-only JSON-lines audit log")
+    group.add_argument(
+        "--no-audit-fsync",
+        dest="audit_fsync",
+        action="store_false",
+        default=None,
+        help="flush audit records without fsync (faster, may lose records on power loss)",
+    )
+    group.add_argument(
+        "--audit-fail-open",
+        action="store_true",
+        default=None,
+        help="return tokens even when their audit record cannot be written (not recommended)",
+    )
+
+
+def _hash_secret(args: argparse.Namespace) -> int:
+    from livetokens.server.security.policy import hash_secret
+
+    if args.generate:
+        secret = secrets.token_urlsafe(32)
+        print(secret, file=sys.stderr)
+    else:
+        secret = sys.stdin.readline().strip()
+        if not secret:
+            print("livetokens hash-secret: no secret on stdin", file=sys.stderr)
+            return 2
+    print(hash_secret(secret))
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -152,6 +233,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from livetokens.server.mint_command import run_mint
 
             return run_mint(args)
+        if args.command == "hash-secret":
+            return _hash_secret(args)
         from livetokens.emulator import run_from_args
 
         asyncio.run(run_from_args(args))
@@ -212,15 +295,32 @@ async def _serve(args: argparse.Namespace) -> int:
         upstream_url=args.upstream_url,
         api_version=args.api_version,
         transport=args.transport,
+        **{
+            name: getattr(args, name)
+            for name in (
+                "tls_cert",
+                "tls_key",
+                "tls_client_ca",
+                "policy_file",
+                "trusted_proxies",
+                "identity_header",
+                "insecure_no_auth",
+                "insecure_allow_non_loopback",
+                "audit_log",
+                "audit_fsync",
+                "audit_fail_open",
+            )
+        },
     )
     logging.getLogger().setLevel(settings.log_level)
     async with upstream_for(settings, _model_latencies(args.emulator_model_latency)) as effective:
         running = await create_server(effective)
         host = effective.listen.rpartition(":")[0]
         log.info(
-            "livetokens serving livetokens.v1.TokenService on %s:%d (upstream %s, %s)",
+            "livetokens serving livetokens.v1.TokenService on %s:%d (%s; upstream %s, %s)",
             host,
             running.port,
+            running.security.describe() if running.security else "-",
             effective.upstream.base_url,
             effective.upstream.api_version,
         )

@@ -1,23 +1,40 @@
-"""The minting use case: validate → translate → (dedupe) → call Google → Token.
+"""The minting use case: validate → policy → (dedupe) → rate limit → translate → call
+Google → audit → Token.
 
 Plain async code with no gRPC in it, so it can be tested and reused without a
 server. The servicer hands it the request, the caller's identity and deadline.
+Every decision, granted or refused, gets an audit record; a granted token leaves
+only after its record is written (docs/security.md).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from google.protobuf import timestamp_pb2
 
 from livetokens.server import translate as tr
-from livetokens.server.errors import invalid_request
+from livetokens.server.errors import Failure, Reason, internal_failure, invalid_request
 from livetokens.server.fingerprint import Fingerprinter
 from livetokens.server.idempotency import IdempotencyCache
+from livetokens.server.security.audit import (
+    AuditLog,
+    AuditUnavailable,
+    grant_record,
+    refusal_record,
+)
+from livetokens.server.security.identity import Identity
+from livetokens.server.security.policy import (
+    PolicyStore,
+    Rate,
+    apply_policy,
+    caller_unknown,
+)
+from livetokens.server.security.ratelimit import RateLimiter
 from livetokens.server.validation import validate
 from livetokens.v1 import token_service_pb2 as ts
 
@@ -48,37 +65,139 @@ class Minter:
         fingerprinter: Fingerprinter,
         idempotency: IdempotencyCache,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        policies: PolicyStore | None = None,
+        rate_limiter: RateLimiter | None = None,
+        audit: AuditLog | None = None,
+        audit_fail_open: bool = False,
     ) -> None:
+        """``policies`` None: no policy (anything the contract allows); ``rate_limiter``
+        None: no rate limit; ``audit`` None: no audit records."""
         self._endpoint = endpoint
         self._api_version = api_version
         self._websocket_url = tr.websocket_url(base_url, api_version)
         self._fingerprint = fingerprinter
         self._idempotency = idempotency
         self._clock = clock
+        self._policies = policies
+        self._rate_limiter = rate_limiter
+        self._audit = audit
+        self._audit_fail_open = audit_fail_open
 
     async def mint(
-        self, request: ts.TokenRequest, *, caller: str, deadline: float | None
+        self, request: ts.TokenRequest, *, caller: Identity | str, deadline: float | None
     ) -> ts.Token:
-        """Mint one token for ``caller``; ``deadline`` is a ``time.monotonic()`` instant."""
+        """Mint one token for ``caller``; ``deadline`` is a ``time.monotonic()`` instant.
+
+        Raises :class:`Failure`; AUDIT_UNAVAILABLE when the token was minted but its
+        audit record could not be written (the token is then not returned).
+        """
+        identity = caller if isinstance(caller, Identity) else Identity(caller)
+        try:
+            token, fresh = await self._decide(request, identity, deadline)
+        except Failure as failure:
+            await self.record_refusal(request, identity, failure)
+            raise
+        except Exception:
+            await self.record_refusal(request, identity, internal_failure())
+            raise
+        await self._record_grant(request, identity, token, deduplicated=not fresh)
+        return token
+
+    async def _decide(
+        self, request: ts.TokenRequest, identity: Identity, deadline: float | None
+    ) -> tuple[ts.Token, bool]:
+        """The token, and whether this call minted it (False: an idempotent repeat)."""
         violations = validate(request)
         if violations:
             raise invalid_request(violations)
+        effective, rate = request, None
+        if self._policies is not None:
+            policy = self._policies.current().for_caller(identity.caller)
+            if policy is None:
+                raise caller_unknown()
+            effective, rate = apply_policy(policy, request), policy.rate
+        caller = identity.caller
         if not request.request_id:
-            return await self._mint(request, caller=caller, deadline=deadline)
-        return await self._idempotency.run(
-            caller,
-            request,
-            lambda: self._mint(request, caller=caller, deadline=deadline),
-            ttl=self._remaining_session_window,
+            return await self._mint(effective, caller=caller, deadline=deadline, rate=rate), True
+        fresh = False
+
+        def mint_once() -> Awaitable[ts.Token]:
+            nonlocal fresh
+            fresh = True
+            return self._mint(effective, caller=caller, deadline=deadline, rate=rate)
+
+        # Keyed by the caller and the request as sent, so that a policy reload between
+        # a call and its retry does not turn the retry into REQUEST_ID_REUSED.
+        token = await self._idempotency.run(
+            caller, request, mint_once, ttl=self._remaining_session_window
         )
+        return token, fresh
+
+    def _now(self) -> str:
+        return tr.rfc3339(self._clock())
+
+    async def record_refusal(
+        self, request: ts.TokenRequest, identity: Identity, failure: Failure
+    ) -> None:
+        """Write the audit record of a refusal. The refusal stands even when the record
+        cannot be written (nothing was handed out), so that failure is only logged."""
+        if self._audit is None:
+            return
+        record = refusal_record(
+            time=self._now(), identity=identity, request=request, failure=failure
+        )
+        try:
+            await self._audit.write(record)
+        except AuditUnavailable as exc:
+            log.error("audit record of a refusal (%s) was not written: %s", failure.reason, exc)
+
+    async def _record_grant(
+        self, request: ts.TokenRequest, identity: Identity, token: ts.Token, *, deduplicated: bool
+    ) -> None:
+        if self._audit is None:
+            return
+        record = grant_record(
+            time=self._now(),
+            identity=identity,
+            request=request,
+            token=token,
+            deduplicated=deduplicated,
+        )
+        try:
+            await self._audit.write(record)
+        except AuditUnavailable as exc:
+            if self._audit_fail_open:
+                log.error(
+                    "audit record NOT written (%s); token %s returned anyway (fail open)",
+                    exc,
+                    token.fingerprint,
+                )
+                return
+            log.error(
+                "audit record not written (%s): token %s is withheld (fail closed)",
+                exc,
+                token.fingerprint,
+            )
+            raise Failure(
+                Reason.AUDIT_UNAVAILABLE,
+                "livetokens could not record this mint in its audit log, so the token was "
+                "withheld; retry with backoff.",
+            ) from None
 
     def _remaining_session_window(self, token: ts.Token) -> float:
         end = token.new_session_expire_time.ToDatetime(tzinfo=UTC)
         return max(0.0, (end - self._clock()).total_seconds())
 
     async def _mint(
-        self, request: ts.TokenRequest, *, caller: str, deadline: float | None
+        self,
+        request: ts.TokenRequest,
+        *,
+        caller: str,
+        deadline: float | None,
+        rate: Rate | None = None,
     ) -> ts.Token:
+        if rate is not None and self._rate_limiter is not None:
+            self._rate_limiter.acquire(caller, rate)
         started = time.monotonic()
         translation = tr.translate(request, now=self._clock())
         name = await self._endpoint.create_token(translation.body, deadline=deadline)

@@ -62,6 +62,38 @@ class UpstreamSettings:
 
 
 @dataclasses.dataclass(frozen=True)
+class SecuritySettings:
+    """Who may call, what they may mint, and where decisions are recorded (docs/security.md).
+
+    The defaults authenticate nobody, so a server built from them refuses to start
+    until it is given TLS with client certificates, bearer credentials (in the
+    policy file), a trusted proxy, or ``insecure_no_auth`` on a loopback address.
+    """
+
+    # TLS: the server's certificate chain and key (PEM files), and the CA bundle that
+    # client certificates must chain to (mutual TLS; every connection then needs one).
+    tls_cert: pathlib.Path | None = None
+    tls_key: pathlib.Path | None = None
+    tls_client_ca: pathlib.Path | None = None
+    # The policy file (TOML). None: every authenticated caller may mint anything the
+    # contract allows, with no rate limit.
+    policy_file: pathlib.Path | None = None
+    # Addresses or CIDR ranges of proxies (mesh sidecars) whose identity header is
+    # believed. Empty: the header is ignored.
+    trusted_proxies: tuple[str, ...] = ()
+    identity_header: str = "x-forwarded-client-cert"
+    # Callers without credentials are accepted as "anonymous". Loopback only unless
+    # insecure_allow_non_loopback, which also allows plaintext on other addresses.
+    insecure_no_auth: bool = False
+    insecure_allow_non_loopback: bool = False
+    # The JSON-lines audit log. None: no audit records (the server warns).
+    audit_log: pathlib.Path | None = None
+    audit_fsync: bool = True
+    # Return tokens even when their audit record cannot be written (not recommended).
+    audit_fail_open: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
 class Settings:
     """Everything the server needs; pass it down, never read globals."""
 
@@ -75,6 +107,7 @@ class Settings:
     idempotency_capacity: int = 100_000
     max_concurrent_rpcs: int | None = None
     log_level: str = "INFO"
+    security: SecuritySettings = dataclasses.field(default_factory=SecuritySettings)
 
 
 def _read_file(path: str, name: str) -> str:
@@ -153,6 +186,7 @@ def from_env(env: Mapping[str, str] | None = None, **overrides: object) -> Setti
     )
     listen = str(given.pop("listen", env.get("LIVETOKENS_LISTEN", "127.0.0.1:50051")))
     _check_listen(listen)
+    security = _security(env, given)
     settings = Settings(
         listen=listen,
         upstream=upstream,
@@ -160,10 +194,91 @@ def from_env(env: Mapping[str, str] | None = None, **overrides: object) -> Setti
         fingerprint_key=secret_from_env(env, "LIVETOKENS_FINGERPRINT_KEY"),
         grace_period=_float(env, "LIVETOKENS_GRACE_PERIOD", 10.0),
         log_level=env.get("LIVETOKENS_LOG_LEVEL", "INFO").upper(),
+        security=security,
     )
     if given:
         settings = dataclasses.replace(settings, **given)  # type: ignore[arg-type]
     return settings
+
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"", "0", "false", "no", "off"})
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    if raw.strip().lower() in _TRUE:
+        return True
+    if raw.strip().lower() in _FALSE:
+        return False
+    raise SettingsError(f"{name} must be true or false, got {raw!r}")
+
+
+def _path(value: object) -> pathlib.Path | None:
+    text = str(value).strip() if value is not None else ""
+    return pathlib.Path(text) if text else None
+
+
+# SecuritySettings fields that flags may override, and the variable each one reads.
+_SECURITY_ENV = {
+    "tls_cert": "LIVETOKENS_TLS_CERT",
+    "tls_key": "LIVETOKENS_TLS_KEY",
+    "tls_client_ca": "LIVETOKENS_TLS_CLIENT_CA",
+    "policy_file": "LIVETOKENS_POLICY",
+    "trusted_proxies": "LIVETOKENS_TRUSTED_PROXIES",
+    "identity_header": "LIVETOKENS_IDENTITY_HEADER",
+    "insecure_no_auth": "LIVETOKENS_INSECURE_NO_AUTH",
+    "insecure_allow_non_loopback": "LIVETOKENS_INSECURE_ALLOW_NON_LOOPBACK",
+    "audit_log": "LIVETOKENS_AUDIT_LOG",
+    "audit_fsync": "LIVETOKENS_AUDIT_FSYNC",
+    "audit_fail_open": "LIVETOKENS_AUDIT_FAIL_OPEN",
+}
+
+
+def _security(env: Mapping[str, str], given: dict[str, object]) -> SecuritySettings:
+    """SecuritySettings from the environment, with flags (popped from ``given``) on top."""
+    flags = {name: given.pop(name) for name in list(given) if name in _SECURITY_ENV}
+    defaults = SecuritySettings()
+
+    def flag_or_env(name: str) -> object:
+        return flags[name] if name in flags else env.get(_SECURITY_ENV[name])
+
+    def boolean(name: str) -> bool:
+        if name in flags:
+            return bool(flags[name])
+        return _bool(env, _SECURITY_ENV[name], bool(getattr(defaults, name)))
+
+    raw_proxies = flag_or_env("trusted_proxies")
+    if isinstance(raw_proxies, str):
+        raw_proxies = raw_proxies.split(",")
+    proxies = tuple(
+        str(p).strip()
+        for p in (raw_proxies if isinstance(raw_proxies, list | tuple) else ())
+        if str(p).strip()
+    )
+    header = str(flag_or_env("identity_header") or defaults.identity_header).strip().lower()
+    if not header or any(ch.isspace() or ch == ":" for ch in header):
+        raise SettingsError(f"identity header must be a header name, got {header!r}")
+    security = SecuritySettings(
+        tls_cert=_path(flag_or_env("tls_cert")),
+        tls_key=_path(flag_or_env("tls_key")),
+        tls_client_ca=_path(flag_or_env("tls_client_ca")),
+        policy_file=_path(flag_or_env("policy_file")),
+        trusted_proxies=proxies,
+        identity_header=header,
+        insecure_no_auth=boolean("insecure_no_auth"),
+        insecure_allow_non_loopback=boolean("insecure_allow_non_loopback"),
+        audit_log=_path(flag_or_env("audit_log")),
+        audit_fsync=boolean("audit_fsync"),
+        audit_fail_open=boolean("audit_fail_open"),
+    )
+    if (security.tls_cert is None) != (security.tls_key is None):
+        raise SettingsError("TLS needs both a certificate and a key (--tls-cert and --tls-key)")
+    if security.tls_client_ca is not None and security.tls_cert is None:
+        raise SettingsError("--tls-client-ca needs --tls-cert and --tls-key (mutual TLS is TLS)")
+    return security
 
 
 def _check_listen(listen: str) -> None:
@@ -192,4 +307,33 @@ def environ_doc() -> dict[str, str]:
         ),
         "LIVETOKENS_GRACE_PERIOD": "Seconds in-flight mints get on SIGTERM (default 10).",
         "LIVETOKENS_LOG_LEVEL": "DEBUG, INFO (default), WARNING, ERROR.",
+        "LIVETOKENS_TLS_CERT / LIVETOKENS_TLS_KEY": (
+            "Server certificate chain and private key (PEM files); enables TLS. "
+            "Re-read when the files change."
+        ),
+        "LIVETOKENS_TLS_CLIENT_CA": (
+            "CA bundle (PEM) that client certificates must chain to: mutual TLS, callers "
+            "identified by their SPIFFE URI or DNS SAN."
+        ),
+        "LIVETOKENS_POLICY": (
+            "Policy file (TOML, docs/security.md): callers, bearer credential hashes, limits. "
+            "Reloaded on SIGHUP."
+        ),
+        "LIVETOKENS_TRUSTED_PROXIES": (
+            "Comma-separated addresses/CIDRs of proxies whose identity header is trusted."
+        ),
+        "LIVETOKENS_IDENTITY_HEADER": (
+            "Identity header set by a trusted proxy (default x-forwarded-client-cert)."
+        ),
+        "LIVETOKENS_INSECURE_NO_AUTH": (
+            "true: accept callers without credentials (loopback listen address only)."
+        ),
+        "LIVETOKENS_INSECURE_ALLOW_NON_LOOPBACK": (
+            "true: allow plaintext or --insecure-no-auth on a non-loopback address."
+        ),
+        "LIVETOKENS_AUDIT_LOG": "Append-only JSON-lines audit log (default: none, with a warning).",
+        "LIVETOKENS_AUDIT_FSYNC": "fsync each audit write before answering (default true).",
+        "LIVETOKENS_AUDIT_FAIL_OPEN": (
+            "true: return tokens even when the audit record cannot be written (default false)."
+        ),
     }

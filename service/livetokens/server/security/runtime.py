@@ -1,0 +1,189 @@
+"""The security pieces assembled from :class:`SecuritySettings`, with start-up checks."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import ipaddress
+import logging
+from collections.abc import Callable
+
+import grpc
+
+from livetokens.server.security.audit import AuditLog
+from livetokens.server.security.identity import Authenticator, parse_networks
+from livetokens.server.security.policy import PolicyError, PolicyStore
+from livetokens.server.security.ratelimit import RateLimiter
+from livetokens.server.security.tls import RotatingCredentials, TLSError
+from livetokens.server.settings import SecuritySettings, SettingsError
+
+log = logging.getLogger(__name__)
+
+
+def is_loopback(listen: str) -> bool:
+    """Whether the HOST of ``HOST:PORT`` is a loopback address (or ``localhost``)."""
+    host = listen.rpartition(":")[0].strip("[]").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclasses.dataclass
+class Security:
+    """Everything the server needs to know who calls and to record what it decided."""
+
+    settings: SecuritySettings
+    policies: PolicyStore
+    authenticator: Authenticator
+    rate_limiter: RateLimiter
+    audit: AuditLog | None
+    tls: RotatingCredentials | None
+    methods: tuple[str, ...]
+
+    def add_port(self, server: grpc.aio.Server, listen: str) -> int:
+        """Bind ``listen`` with TLS when configured; raises SettingsError when it cannot."""
+        try:
+            if self.tls is not None:
+                port = server.add_secure_port(listen, self.tls.credentials)
+            else:
+                port = server.add_insecure_port(listen)
+        except RuntimeError:
+            port = 0
+        if port == 0:
+            raise SettingsError(f"cannot listen on {listen}")
+        return port
+
+    def describe(self) -> str:
+        """One line for the start-up log: transport, how callers authenticate, policy, audit."""
+        if self.tls is None:
+            transport = "PLAINTEXT"
+        elif self.tls.mutual:
+            transport = "TLS with client certificates (mutual TLS)"
+        else:
+            transport = "TLS"
+        if self.settings.insecure_no_auth:
+            auth = "NO caller authentication (--insecure-no-auth)"
+            if len(self.methods) > 1:
+                auth += f" besides {'+'.join(m for m in self.methods if m != 'none')}"
+        else:
+            auth = f"callers by {'+'.join(self.methods)}"
+        policy = f"policy {self.policies.path}" if self.policies.path else "no policy file"
+        audit = f"audit {self.audit.path}" if self.audit else "NO audit log"
+        return f"{transport}, {auth}, {policy}, {audit}"
+
+    async def reload(self) -> bool:
+        """SIGHUP: re-read the policy (an invalid file keeps the old one, with an error
+        in the log) and reopen the audit log. True when the policy was reloaded."""
+        if self.audit is not None:
+            self.audit.reopen()
+        if self.policies.path is None:
+            return False
+        try:
+            policy = await asyncio.to_thread(self.policies.reload)
+        except PolicyError as exc:
+            log.error("policy NOT reloaded, the previous one stays in force: %s", exc)
+            return False
+        log.info("policy reloaded from %s: %d caller entries", policy.source, len(policy.callers))
+        return True
+
+    async def aclose(self) -> None:
+        """Flush and close the audit log."""
+        if self.audit is not None:
+            await self.audit.aclose()
+
+
+def build_security(
+    listen: str, settings: SecuritySettings, *, fingerprint: Callable[[str], str]
+) -> Security:
+    """Check the settings, load the policy and TLS files, open the audit log.
+
+    Raises SettingsError with a message for the operator when something is wrong or
+    when the combination would leave the server open by accident.
+    """
+    loopback = is_loopback(listen)
+    if settings.insecure_no_auth and not loopback and not settings.insecure_allow_non_loopback:
+        raise SettingsError(
+            f"--insecure-no-auth lets anyone who reaches {listen} mint tokens; it is only "
+            "allowed on a loopback address (e.g. 127.0.0.1:50051) unless "
+            "--insecure-allow-non-loopback is given too"
+        )
+    if settings.tls_cert is None and not loopback and not settings.insecure_allow_non_loopback:
+        raise SettingsError(
+            f"{listen} is not a loopback address and TLS is not configured: give "
+            "--tls-cert and --tls-key (and --tls-client-ca for mutual TLS), or pass "
+            "--insecure-allow-non-loopback (e.g. behind a sidecar that terminates mTLS)"
+        )
+    try:
+        parse_networks(settings.trusted_proxies)
+    except ValueError as exc:
+        raise SettingsError(f"--trusted-proxy: {exc}") from None
+    try:
+        policies = PolicyStore(settings.policy_file)
+    except PolicyError as exc:
+        raise SettingsError(str(exc)) from None
+    methods = []
+    if settings.tls_client_ca is not None:
+        methods.append("mtls")
+    if any(p.credentials for p in policies.current().callers.values()):
+        methods.append("bearer")
+    if settings.trusted_proxies:
+        methods.append("proxy")
+    if settings.insecure_no_auth:
+        methods.append("none")
+    if not methods:
+        raise SettingsError(
+            "no way for callers to authenticate: configure mutual TLS (--tls-client-ca), "
+            "bearer credentials in the policy file, a trusted proxy (--trusted-proxy), or "
+            "--insecure-no-auth on a loopback address (development only)"
+        )
+    tls = None
+    if settings.tls_cert is not None and settings.tls_key is not None:
+        try:
+            tls = RotatingCredentials(settings.tls_cert, settings.tls_key, settings.tls_client_ca)
+        except TLSError as exc:
+            raise SettingsError(str(exc)) from None
+    audit = None
+    if settings.audit_log is not None:
+        audit = AuditLog(settings.audit_log, fsync=settings.audit_fsync)
+        try:
+            audit.open()
+        except OSError as exc:
+            raise SettingsError(
+                f"audit log {settings.audit_log}: cannot open it ({exc.strerror})"
+            ) from None
+    authenticator = Authenticator(
+        policies.current,
+        trusted_proxies=settings.trusted_proxies,
+        identity_header=settings.identity_header,
+        allow_anonymous=settings.insecure_no_auth,
+        fingerprint=fingerprint,
+    )
+    security = Security(
+        settings, policies, authenticator, RateLimiter(), audit, tls, tuple(methods)
+    )
+    _warn(listen, security)
+    return security
+
+
+def _warn(listen: str, security: Security) -> None:
+    settings = security.settings
+    if settings.insecure_no_auth:
+        log.warning(
+            "INSECURE: --insecure-no-auth: callers without credentials are accepted as "
+            "'anonymous'; anyone who can reach %s can mint tokens. Development only.",
+            listen,
+        )
+    if security.tls is None and not is_loopback(listen):
+        log.warning("INSECURE: plaintext gRPC on the non-loopback address %s", listen)
+    if security.audit is None:
+        log.warning("no audit log (--audit-log): mint decisions are not recorded")
+    elif settings.audit_fail_open:
+        log.warning("--audit-fail-open: tokens are returned even when their audit record is lost")
+    if security.policies.path is None and not settings.insecure_no_auth:
+        log.warning(
+            "no policy file (--policy): every authenticated caller may mint any token the "
+            "contract allows, without a rate limit"
+        )
