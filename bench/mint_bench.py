@@ -200,10 +200,12 @@ def _livetokens() -> list[str]:
     return [sys.executable, "-m", "livetokens.server"]
 
 
-async def start_emulator(procs: Processes, api_key: str) -> str:
+async def start_emulator(procs: Processes, api_key: str, latency_ms: float) -> str:
     """Start ``livetokens emulator`` on a free loopback port; return its base URL."""
     port = _free_port()
     argv = [*_livetokens(), "emulator", "--listen", f"127.0.0.1:{port}", "--api-key", api_key]
+    if latency_ms:
+        argv += ["--latency-ms", f"{latency_ms:g}"]
     proc = procs.start("emulator", argv, _child_env())
     await _wait_until(procs, "emulator", proc, _port_accepting(port))
     return f"http://127.0.0.1:{port}"
@@ -435,6 +437,7 @@ class Plan:
     concurrency: tuple[int, ...]
     warmup: float
     seconds: float
+    upstream_latency_ms: float = 0.0
 
 
 async def run(plan: Plan, procs: Processes, report: Callable[[Result], None]) -> list[Result]:
@@ -448,7 +451,7 @@ async def run(plan: Plan, procs: Processes, report: Callable[[Result], None]) ->
     api_key = "bench-" + secrets.token_hex(16)
     upstream_url = ""
     if any(t != "echo" for t in plan.targets):
-        upstream_url = await start_emulator(procs, api_key)
+        upstream_url = await start_emulator(procs, api_key, plan.upstream_latency_ms)
     results: list[Result] = []
     cpu = CpuMeter(lambda: [os.getpid(), *procs.pids()])
     async with contextlib.AsyncExitStack() as stack:
@@ -528,6 +531,7 @@ def markdown(results: Sequence[Result], info: dict[str, Any], plan: Plan) -> str
         f"aiohttp {info['aiohttp']}, httpx-aiohttp {info['httpx-aiohttp']}; "
         f"load average at start {info['loadavg_at_start'][0]:.2f}.",
         f"Each row: {plan.warmup:g}s warm-up, then a {plan.seconds:g}s window; "
+        f"the emulator answers after {plan.upstream_latency_ms:g} ms; "
         "emulator, server and load generator share the machine.",
         "",
         "| target | in flight | mints/s | ok | errors | p50 ms | p99 ms | CPU bench | CPU other |",
@@ -611,6 +615,14 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Plan, pathlib.Path]:
         default=TARGETS,
         help=f"comma-separated subset of {','.join(TARGETS)} (default all, in that order)",
     )
+    parser.add_argument(
+        "--upstream-latency-ms",
+        type=float,
+        default=0.0,
+        metavar="MS",
+        help="milliseconds the emulator waits before each answer, like Google's own latency "
+        "(default 0: the emulator answers at once)",
+    )
     parser.add_argument("--quick", action="store_true", help="a short smoke run")
     parser.add_argument(
         "--json",
@@ -624,6 +636,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Plan, pathlib.Path]:
         concurrency=args.concurrency or (QUICK_CONCURRENCY if args.quick else DEFAULT_CONCURRENCY),
         warmup=args.warmup or (0.3 if args.quick else 1.0),
         seconds=args.seconds or (1.0 if args.quick else 5.0),
+        upstream_latency_ms=max(0.0, args.upstream_latency_ms),
     )
     return plan, args.json
 
