@@ -1,0 +1,228 @@
+"""Real servers on 127.0.0.1:0: mutual TLS, bearer over TLS, the trusted-proxy header,
+and certificate rotation."""
+
+from __future__ import annotations
+
+import pathlib
+import shutil
+
+import grpc
+import pytest
+from sec_support import (
+    DNS_NAME,
+    PKI,
+    SPIFFE_ID,
+    StartServer,
+    WritePolicy,
+    client_credentials,
+    details,
+    new_authority_server,
+)
+
+from livetokens.emulator import Emulator
+from livetokens.server import RunningServer
+from livetokens.server.security.policy import hash_secret
+from livetokens.server.settings import SecuritySettings
+from livetokens.v1 import token_service_pb2 as ts
+from livetokens.v1 import token_service_pb2_grpc as ts_grpc
+
+BEARER = "bearer-secret-for-the-batch-job-0123456789abcdef"
+
+POLICY = f"""
+[callers."{SPIFFE_ID}"]
+[callers."dns:{DNS_NAME}"]
+[callers.batch]
+credentials = ["{hash_secret(BEARER)}"]
+"""
+
+
+async def mint(
+    port: int,
+    credentials: grpc.ChannelCredentials | None,
+    metadata: tuple[tuple[str, str], ...] = (),
+) -> ts.Token:
+    """One MintToken over a fresh channel (TLS when ``credentials`` is given)."""
+    target = f"127.0.0.1:{port}"
+    channel = (
+        grpc.aio.secure_channel(target, credentials)
+        if credentials is not None
+        else grpc.aio.insecure_channel(target)
+    )
+    async with channel:
+        stub = ts_grpc.TokenServiceStub(channel)
+        token: ts.Token = await stub.MintToken(ts.TokenRequest(), timeout=10, metadata=metadata)
+        return token
+
+
+async def refused(
+    port: int,
+    credentials: grpc.ChannelCredentials | None,
+    metadata: tuple[tuple[str, str], ...] = (),
+) -> grpc.aio.AioRpcError:
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await mint(port, credentials, metadata)
+    return caught.value
+
+
+@pytest.fixture
+async def mtls_server(
+    start_server: StartServer, pki: PKI, write_policy: WritePolicy
+) -> RunningServer:
+    """A server requiring client certificates from the test CA, with the policy above."""
+    return await start_server(
+        security=SecuritySettings(
+            tls_cert=pki.server.cert_path,
+            tls_key=pki.server.key_path,
+            tls_client_ca=pki.ca_path,
+            policy_file=write_policy(POLICY),
+        )
+    )
+
+
+async def test_mtls_with_a_spiffe_id_mints(mtls_server: RunningServer, pki: PKI) -> None:
+    """A client certificate with a SPIFFE URI SAN named in the policy gets a token."""
+    token = await mint(mtls_server.port, client_credentials(pki, pki.spiffe_client))
+    assert token.name.startswith("auth_tokens/")
+
+
+async def test_mtls_with_a_dns_san_mints(mtls_server: RunningServer, pki: PKI) -> None:
+    """A client certificate with a DNS SAN named `dns:<name>` in the policy gets a token."""
+    token = await mint(mtls_server.port, client_credentials(pki, pki.dns_client))
+    assert token.name.startswith("auth_tokens/")
+
+
+async def test_mtls_with_an_unknown_identity_is_unauthenticated(
+    mtls_server: RunningServer, pki: PKI, emulator: Emulator
+) -> None:
+    """A certificate from the right CA whose identity the policy does not know:
+    UNAUTHENTICATED with ErrorInfo, and Google is never asked."""
+    error = await refused(mtls_server.port, client_credentials(pki, pki.unknown_client))
+    info = details(error)
+    assert (info.code, info.reason) == (grpc.StatusCode.UNAUTHENTICATED, "UNAUTHENTICATED")
+    assert info.metadata == {"method": "mtls"}
+    assert emulator.requests == []
+
+
+async def test_mtls_with_a_certificate_without_sans_is_unauthenticated(
+    mtls_server: RunningServer, pki: PKI
+) -> None:
+    """A certificate with only a common name identifies nobody."""
+    error = await refused(mtls_server.port, client_credentials(pki, pki.no_san_client))
+    assert details(error).reason == "UNAUTHENTICATED"
+
+
+async def test_mtls_without_a_client_certificate_fails_the_handshake(
+    mtls_server: RunningServer, pki: PKI, emulator: Emulator
+) -> None:
+    """No client certificate: the TLS handshake is refused (UNAVAILABLE), nothing minted."""
+    error = await refused(mtls_server.port, client_credentials(pki, None))
+    assert error.code() is grpc.StatusCode.UNAVAILABLE
+    assert emulator.requests == []
+
+
+async def test_mtls_with_a_certificate_from_another_ca_fails_the_handshake(
+    mtls_server: RunningServer, pki: PKI, emulator: Emulator
+) -> None:
+    """A certificate naming a known SPIFFE id but signed by another CA is refused."""
+    error = await refused(mtls_server.port, client_credentials(pki, pki.wrong_ca_client))
+    assert error.code() is grpc.StatusCode.UNAVAILABLE
+    assert emulator.requests == []
+
+
+async def test_plaintext_to_a_tls_server_fails(mtls_server: RunningServer) -> None:
+    """A plaintext client cannot talk to the TLS port at all."""
+    error = await refused(mtls_server.port, None)
+    assert error.code() is grpc.StatusCode.UNAVAILABLE
+
+
+@pytest.fixture
+async def bearer_server(
+    start_server: StartServer, pki: PKI, write_policy: WritePolicy
+) -> RunningServer:
+    """Server-only TLS; callers authenticate with bearer secrets."""
+    return await start_server(
+        security=SecuritySettings(
+            tls_cert=pki.server.cert_path,
+            tls_key=pki.server.key_path,
+            policy_file=write_policy(POLICY),
+        )
+    )
+
+
+async def test_bearer_over_tls_mints(bearer_server: RunningServer, pki: PKI) -> None:
+    """`authorization: Bearer <secret>` whose hash is in the policy gets a token."""
+    token = await mint(
+        bearer_server.port,
+        client_credentials(pki, None),
+        (("authorization", f"Bearer {BEARER}"),),
+    )
+    assert token.name.startswith("auth_tokens/")
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [(), (("authorization", "Bearer not-the-secret-at-all-0123456789"),)],
+    ids=["none", "wrong"],
+)
+async def test_bearer_missing_or_wrong_is_unauthenticated(
+    bearer_server: RunningServer, pki: PKI, metadata: tuple[tuple[str, str], ...]
+) -> None:
+    """No credential or a wrong one: UNAUTHENTICATED with ErrorInfo, never INTERNAL."""
+    error = await refused(bearer_server.port, client_credentials(pki, None), metadata)
+    info = details(error)
+    assert (info.code, info.reason) == (grpc.StatusCode.UNAUTHENTICATED, "UNAUTHENTICATED")
+    assert "not-the-secret" not in info.raw
+
+
+XFCC = f"Hash=abc;URI={SPIFFE_ID};DNS=frontend.example.org"
+
+
+async def test_the_proxy_header_is_trusted_from_the_configured_peer(
+    start_server: StartServer, write_policy: WritePolicy
+) -> None:
+    """Plaintext from a trusted sidecar (127.0.0.1): XFCC names the caller."""
+    running = await start_server(
+        security=SecuritySettings(trusted_proxies=("127.0.0.1",), policy_file=write_policy(POLICY))
+    )
+    token = await mint(running.port, None, (("x-forwarded-client-cert", XFCC),))
+    assert token.name.startswith("auth_tokens/")
+
+
+async def test_the_proxy_header_from_an_untrusted_peer_is_refused(
+    start_server: StartServer, write_policy: WritePolicy
+) -> None:
+    """The same header from a peer that is not the configured proxy: UNAUTHENTICATED."""
+    running = await start_server(
+        security=SecuritySettings(trusted_proxies=("10.255.0.1",), policy_file=write_policy(POLICY))
+    )
+    error = await refused(running.port, None, (("x-forwarded-client-cert", XFCC),))
+    info = details(error)
+    assert (info.code, info.reason) == (grpc.StatusCode.UNAUTHENTICATED, "UNAUTHENTICATED")
+    assert info.metadata == {"method": "proxy"}
+
+
+async def test_a_rotated_server_certificate_is_used_for_new_connections(
+    start_server: StartServer, pki: PKI, write_policy: WritePolicy, tmp_path: pathlib.Path
+) -> None:
+    """Replacing the cert/key files switches new handshakes to the new certificate."""
+    cert, key = tmp_path / "server.crt", tmp_path / "server.key"
+    shutil.copyfile(pki.server.cert_path, cert)
+    shutil.copyfile(pki.server.key_path, key)
+    running = await start_server(
+        security=SecuritySettings(tls_cert=cert, tls_key=key, policy_file=write_policy(POLICY))
+    )
+    bearer = (("authorization", f"Bearer {BEARER}"),)
+    await mint(running.port, client_credentials(pki, None), bearer)
+
+    new_ca, rotated = new_authority_server(tmp_path)
+    # A half-done rotation (new certificate, old key) is not taken: the old pair stays.
+    cert.write_bytes(rotated.cert)
+    await mint(running.port, client_credentials(pki, None), bearer)
+    key.write_bytes(rotated.key)
+
+    await mint(running.port, grpc.ssl_channel_credentials(root_certificates=new_ca), bearer)
+    error = await refused(running.port, client_credentials(pki, None), bearer)
+    assert error.code() is grpc.StatusCode.UNAVAILABLE
+    assert running.security is not None
+    assert running.security.tls is not None
+    assert running.security.tls.reloads == 1
