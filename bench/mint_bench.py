@@ -290,6 +290,7 @@ class Result:
     p99_ms: float | None
     bench_cpus: float
     other_cpus: float
+    repetition: int = 0
 
 
 def percentile(sorted_values: Sequence[float], q: float) -> float | None:
@@ -438,15 +439,16 @@ class Plan:
     warmup: float
     seconds: float
     upstream_latency_ms: float = 0.0
+    repeat: int = 1
 
 
 async def run(plan: Plan, procs: Processes, report: Callable[[Result], None]) -> list[Result]:
     """Start every target the plan names, then measure them interleaved.
 
-    The outer loop is the concurrency and the inner one the target, so the rows
-    that are compared (aiohttp against httpx at the same concurrency) are measured
-    back to back, under the same background load. Idle targets cost next to nothing.
-    Results come back in plan order: by target, then by concurrency.
+    The inner loop is the target, so the rows that are compared (aiohttp against
+    httpx at the same concurrency) are measured back to back, under the same
+    background load; outside it the concurrency, outermost the repetition. Idle
+    targets cost next to nothing. Results come back in the order they were measured.
     """
     api_key = "bench-" + secrets.token_hex(16)
     upstream_url = ""
@@ -468,21 +470,67 @@ async def run(plan: Plan, procs: Processes, report: Callable[[Result], None]) ->
                 calls[target] = await stack.enter_async_context(
                     raw_call(transport, upstream_url, api_key)
                 )
+        for repetition in range(plan.repeat):
+            for concurrency in plan.concurrency:
+                for target in plan.targets:
+                    await asyncio.sleep(PAUSE)
+                    result = await measure(
+                        target,
+                        calls[target],
+                        concurrency=concurrency,
+                        warmup=plan.warmup,
+                        seconds=plan.seconds,
+                        cpu=cpu,
+                    )
+                    result = dataclasses.replace(result, repetition=repetition)
+                    report(result)
+                    results.append(result)
+    return results
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+    """One table row: the repetition with the median mints/s, and the spread of all."""
+
+    median: Result
+    low: float
+    high: float
+    ok: int
+    errors: int
+    error_kinds: dict[str, int]
+
+
+def summarize(results: Sequence[Result], plan: Plan) -> list[Row]:
+    """One row per target and concurrency, in plan order (by target, then concurrency).
+
+    With one repetition the row is that measurement. With more, its mints/s, p50,
+    p99 and CPU columns are those of the median repetition (by mints/s; the lower
+    middle one for an even count), ``low``/``high`` the range of mints/s, and
+    ``ok``/``errors`` the totals over every repetition, so no error is hidden.
+    """
+    rows = []
+    for target in plan.targets:
         for concurrency in plan.concurrency:
-            for target in plan.targets:
-                await asyncio.sleep(PAUSE)
-                result = await measure(
-                    target,
-                    calls[target],
-                    concurrency=concurrency,
-                    warmup=plan.warmup,
-                    seconds=plan.seconds,
-                    cpu=cpu,
+            runs = sorted(
+                (r for r in results if r.target == target and r.concurrency == concurrency),
+                key=lambda r: r.mints_per_s,
+            )
+            if not runs:
+                continue
+            kinds: collections.Counter[str] = collections.Counter()
+            for r in runs:
+                kinds.update(r.error_kinds)
+            rows.append(
+                Row(
+                    median=runs[(len(runs) - 1) // 2],
+                    low=runs[0].mints_per_s,
+                    high=runs[-1].mints_per_s,
+                    ok=sum(r.ok for r in runs),
+                    errors=sum(r.errors for r in runs),
+                    error_kinds=dict(kinds),
                 )
-                report(result)
-                results.append(result)
-    order = {t: i for i, t in enumerate(plan.targets)}
-    return sorted(results, key=lambda r: (order[r.target], plan.concurrency.index(r.concurrency)))
+            )
+    return rows
 
 
 # --- reporting ----------------------------------------------------------------------------
@@ -523,27 +571,40 @@ def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:,.1f}"
 
 
-def markdown(results: Sequence[Result], info: dict[str, Any], plan: Plan) -> str:
-    """The results as one Markdown table, preceded by the machine and the settings."""
+def markdown(rows: Sequence[Row], info: dict[str, Any], plan: Plan) -> str:
+    """The rows as one Markdown table, preceded by the machine and the settings."""
+    spread = plan.repeat > 1
     lines = [
         f"Machine: {info['nproc']} CPU ({info['cpu_model']}), Linux {info['kernel']}, "
         f"Python {info['python']}, grpcio {info['grpcio']}, httpx {info['httpx']}, "
         f"aiohttp {info['aiohttp']}, httpx-aiohttp {info['httpx-aiohttp']}; "
         f"load average at start {info['loadavg_at_start'][0]:.2f}.",
-        f"Each row: {plan.warmup:g}s warm-up, then a {plan.seconds:g}s window; "
-        f"the emulator answers after {plan.upstream_latency_ms:g} ms; "
+        f"Each row: {plan.warmup:g}s warm-up, then a {plan.seconds:g}s window"
+        + (
+            f", repeated {plan.repeat} times (median repetition shown, range of mints/s, "
+            "ok and errors summed)"
+            if spread
+            else ""
+        )
+        + f"; the emulator answers after {plan.upstream_latency_ms:g} ms; "
         "emulator, server and load generator share the machine.",
         "",
-        "| target | in flight | mints/s | ok | errors | p50 ms | p99 ms | CPU bench | CPU other |",
-        "|---|--:|--:|--:|--:|--:|--:|--:|--:|",
+        "| target | in flight | mints/s | "
+        + ("range | " if spread else "")
+        + "ok | errors | p50 ms | p99 ms | CPU bench | CPU other |",
+        "|---|--:|--:|" + ("--:|" if spread else "") + "--:|--:|--:|--:|--:|--:|",
     ]
-    for r in results:
-        errors = str(r.errors)
-        if r.error_kinds:
-            errors += " (" + ", ".join(f"{k} {v}" for k, v in sorted(r.error_kinds.items())) + ")"
+    for row in rows:
+        r = row.median
+        errors = str(row.errors)
+        if row.error_kinds:
+            kinds = ", ".join(f"{k} {v}" for k, v in sorted(row.error_kinds.items()))
+            errors += f" ({kinds})"
         lines.append(
-            f"| {r.target} | {r.concurrency} | {r.mints_per_s:,.0f} | {r.ok} | {errors} "
-            f"| {_ms(r.p50_ms)} | {_ms(r.p99_ms)} | {r.bench_cpus:.2f} | {r.other_cpus:.2f} |"
+            f"| {r.target} | {r.concurrency} | {r.mints_per_s:,.0f} | "
+            + (f"{row.low:,.0f}-{row.high:,.0f} | " if spread else "")
+            + f"{row.ok} | {errors} | {_ms(r.p50_ms)} | {_ms(r.p99_ms)} "
+            f"| {r.bench_cpus:.2f} | {r.other_cpus:.2f} |"
         )
     return "\n".join(lines)
 
@@ -623,6 +684,13 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Plan, pathlib.Path]:
         help="milliseconds the emulator waits before each answer, like Google's own latency "
         "(default 0: the emulator answers at once)",
     )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        metavar="N",
+        help="measure every row N times and show the median (default 1; the machine is shared)",
+    )
     parser.add_argument("--quick", action="store_true", help="a short smoke run")
     parser.add_argument(
         "--json",
@@ -637,6 +705,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Plan, pathlib.Path]:
         warmup=args.warmup or (0.3 if args.quick else 1.0),
         seconds=args.seconds or (1.0 if args.quick else 5.0),
         upstream_latency_ms=max(0.0, args.upstream_latency_ms),
+        repeat=min(max(1, args.repeat), 10),
     )
     return plan, args.json
 
@@ -668,10 +737,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
             flush=True,
         )
-    rows = len(plan.targets) * len(plan.concurrency)
-    budget = rows * (PAUSE + plan.warmup + plan.seconds)
+    windows = len(plan.targets) * len(plan.concurrency) * plan.repeat
+    budget = windows * (PAUSE + plan.warmup + plan.seconds)
     print(
-        f"mint_bench: {rows} rows, about {budget:.0f}s of load "
+        f"mint_bench: {windows} measurements, about {budget:.0f}s of load "
         f"({plan.warmup:g}s warm-up + {plan.seconds:g}s window each)",
         file=sys.stderr,
         flush=True,
@@ -689,13 +758,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         finally:
             procs.stop_all()
     info["loadavg_at_end"] = list(os.getloadavg())
-    print(markdown(results, info, plan))
+    rows = summarize(results, plan)
+    print(markdown(rows, info, plan))
     json_path.parent.mkdir(parents=True, exist_ok=True)
     json_path.write_text(
         json.dumps(
             {
                 "machine": info,
                 "plan": dataclasses.asdict(plan),
+                "rows": [dataclasses.asdict(row) for row in rows],
                 "results": [dataclasses.asdict(r) for r in results],
             },
             indent=2,
