@@ -344,3 +344,38 @@ async def test_an_audit_log_that_cannot_be_opened_stops_start_up(
                 policy_file=write_policy(POLICY), audit_log=tmp_path / "no" / "audit.jsonl"
             )
         )
+
+
+def test_the_documented_record_format_matches_real_records() -> None:
+    """The two example lines in docs/security.md have exactly the keys real records have."""
+    from livetokens.server.errors import Failure, FieldViolation, Reason
+    from livetokens.server.security.audit import grant_record, refusal_record
+    from livetokens.server.security.identity import Identity
+
+    doc = (pathlib.Path(__file__).parents[2] / "docs" / "security.md").read_text()
+    examples = [json.loads(line) for line in doc.splitlines() if line.startswith('{"seq":')]
+    assert len(examples) == 2
+    identity = Identity("c", "bearer", "ipv4:10.0.0.1:1", "sha256:0123456789ab")
+    token = ts.Token(fingerprint="hmac-sha256:00", model="models/m", uses=1)
+    grant = {"seq": 1} | grant_record(
+        time="t", identity=identity, request=ts.TokenRequest(), token=token, deduplicated=False
+    )
+    failure = Failure(
+        Reason.POLICY_DENIED,
+        "no",
+        metadata={"rule": "max_uses"},
+        field_violations=[FieldViolation("uses", "too many")],
+    )
+    refusal = {"seq": 2} | refusal_record(
+        time="t", identity=identity, request=ts.TokenRequest(), failure=failure
+    )
+    for example, real in zip(examples, [grant, refusal], strict=True):
+        assert example.keys() == real.keys() - (
+            {"credential"} if "credential" not in example else set()
+        )
+        assert example["request"].keys() == real["request"].keys()
+        if "token" in real:
+            assert example["token"].keys() == real["token"].keys()
+    section = doc[doc.index("### Record format") :]
+    for key in set(grant) | set(refusal) | {"details", "retry_delay_s"}:
+        assert f"`{key}`" in section, key

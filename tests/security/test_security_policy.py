@@ -336,3 +336,18 @@ def test_an_unreadable_policy_file_is_a_clear_error(tmp_path: pathlib.Path) -> N
     """A missing file names itself and the OS reason."""
     with pytest.raises(PolicyError, match=r"missing\.toml: cannot read the policy file"):
         PolicyStore(tmp_path / "missing.toml")
+
+
+def test_the_documentation_shows_the_example_policy_verbatim() -> None:
+    """docs/security.md embeds examples/policy.toml exactly, so the two cannot drift."""
+    doc = (EXAMPLE.parents[1] / "docs" / "security.md").read_text()
+    assert f"```toml\n{EXAMPLE.read_text()}```\n" in doc
+
+
+def test_the_documentation_lists_every_policy_key() -> None:
+    """Every key the parser accepts has a row in docs/security.md's key table."""
+    from livetokens.server.security import policy as module
+
+    doc = (EXAMPLE.parents[1] / "docs" / "security.md").read_text()
+    for key in module._PARSERS:
+        assert f"| `{key}` |" in doc, key
