@@ -379,3 +379,24 @@ def test_the_documented_record_format_matches_real_records() -> None:
     section = doc[doc.index("### Record format") :]
     for key in set(grant) | set(refusal) | {"details", "retry_delay_s"}:
         assert f"`{key}`" in section, key
+
+
+async def test_a_call_cancelled_while_minting_is_recorded(
+    audited: RunningServer, emulator: Emulator, tmp_path: pathlib.Path
+) -> None:
+    """A caller that cancels while Google works leaves a `cancelled` record, no token."""
+    emulator.faults.push(Fault.latency(2.0))
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{audited.port}") as channel:
+        pending = ts_grpc.TokenServiceStub(channel).MintToken(
+            ts.TokenRequest(), timeout=10, metadata=(("authorization", f"Bearer {APP}"),)
+        )
+        async with asyncio.timeout(10):
+            while not emulator.requests:  # noqa: ASYNC110 - until Google has the request
+                await asyncio.sleep(0.01)
+            pending.cancel()
+            path = tmp_path / "audit.jsonl"
+            while not path.read_text():  # noqa: ASYNC110 - the record is written in the background
+                await asyncio.sleep(0.01)
+    (record,) = records(path)
+    assert (record["caller"], record["decision"]) == ("app", "cancelled")
+    assert "token" not in record

@@ -9,6 +9,7 @@ only after its record is written (docs/security.md).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -24,6 +25,7 @@ from livetokens.server.idempotency import IdempotencyCache
 from livetokens.server.security.audit import (
     AuditLog,
     AuditUnavailable,
+    cancel_record,
     grant_record,
     refusal_record,
 )
@@ -82,6 +84,7 @@ class Minter:
         self._rate_limiter = rate_limiter
         self._audit = audit
         self._audit_fail_open = audit_fail_open
+        self._background: set[asyncio.Task[None]] = set()
 
     async def mint(
         self, request: ts.TokenRequest, *, caller: Identity | str, deadline: float | None
@@ -100,8 +103,32 @@ class Minter:
         except Exception:
             await self.record_refusal(request, identity, internal_failure())
             raise
-        await self._record_grant(request, identity, token, deduplicated=not fresh)
+        except asyncio.CancelledError:
+            self._record_cancelled(request, identity)
+            raise
+        try:
+            await self._record_grant(request, identity, token, deduplicated=not fresh)
+        except asyncio.CancelledError:
+            self._record_cancelled(request, identity)
+            raise
         return token
+
+    def _record_cancelled(self, request: ts.TokenRequest, identity: Identity) -> None:
+        """The caller went away (cancelled, or gRPC's own deadline): recorded in the
+        background, since a cancelled task cannot wait for the disk."""
+        if self._audit is None:
+            return
+        record = cancel_record(time=self._now(), identity=identity, request=request)
+        task = asyncio.get_running_loop().create_task(self._write_quietly(record))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _write_quietly(self, record: dict[str, Any]) -> None:
+        assert self._audit is not None
+        try:
+            await self._audit.write(record)
+        except AuditUnavailable as exc:
+            log.error("audit record of a cancelled call was not written: %s", exc)
 
     async def _decide(
         self, request: ts.TokenRequest, identity: Identity, deadline: float | None

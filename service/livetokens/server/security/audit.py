@@ -273,3 +273,13 @@ def refusal_record(
         record["retry_delay_s"] = failure.retry_delay.total_seconds()
     record["request"] = request_summary(request)
     return record
+
+
+def cancel_record(*, time: str, identity: Identity, request: ts.TokenRequest) -> dict[str, Any]:
+    """The record of a call abandoned before its answer (no token was returned)."""
+    return {
+        "time": time,
+        **_identity(identity),
+        "decision": "cancelled",
+        "request": request_summary(request),
+    }
