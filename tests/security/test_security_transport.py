@@ -3,8 +3,13 @@ and certificate rotation."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import os
 import pathlib
 import shutil
+import subprocess
+import sys
 
 import grpc
 import pytest
@@ -226,3 +231,79 @@ async def test_a_rotated_server_certificate_is_used_for_new_connections(
     assert running.security is not None
     assert running.security.tls is not None
     assert running.security.tls.reloads == 1
+
+
+# --- `livetokens mint` against these servers --------------------------------------------
+
+CLI = [
+    sys.executable,
+    "-m",
+    "livetokens.server",
+    "mint",
+    "--model",
+    "gemini-live-2.5-flash-preview",
+]
+
+
+async def run_cli(
+    *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("LIVETOKENS_")}
+    return await asyncio.to_thread(
+        subprocess.run,
+        [*CLI, *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+        env={**base, **(env or {})},
+    )
+
+
+async def test_mint_cli_with_a_client_certificate(mtls_server: RunningServer, pki: PKI) -> None:
+    """--ca, --cert and --key give mutual TLS; the server names the caller by its SPIFFE ID."""
+    result = await run_cli(
+        "--target", f"127.0.0.1:{mtls_server.port}",
+        "--ca", str(pki.ca_path),
+        "--cert", str(pki.spiffe_client.cert_path),
+        "--key", str(pki.spiffe_client.key_path),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["name"].startswith("auth_tokens/")
+
+
+async def test_mint_cli_without_a_certificate_is_refused(
+    mtls_server: RunningServer, pki: PKI
+) -> None:
+    """Without a client certificate the handshake fails and the CLI exits 1 with the code."""
+    result = await run_cli("--target", f"127.0.0.1:{mtls_server.port}", "--ca", str(pki.ca_path))
+    assert result.returncode == 1
+    assert json.loads(result.stderr[result.stderr.index("{") :])["code"] == "UNAVAILABLE"
+
+
+@pytest.mark.parametrize("how", ["file", "env"])
+async def test_mint_cli_with_a_bearer_secret(
+    bearer_server: RunningServer, pki: PKI, tmp_path: pathlib.Path, how: str
+) -> None:
+    """The bearer secret comes from --bearer-file or $LIVETOKENS_BEARER, never a flag value."""
+    args = ["--target", f"127.0.0.1:{bearer_server.port}", "--ca", str(pki.ca_path)]
+    env = {}
+    if how == "file":
+        secret = tmp_path / "bearer"
+        secret.write_text(BEARER + "\n")
+        args += ["--bearer-file", str(secret)]
+    else:
+        env["LIVETOKENS_BEARER"] = BEARER
+    result = await run_cli(*args, env=env)
+    assert result.returncode == 0, result.stderr
+    assert BEARER not in result.stdout + result.stderr
+
+
+async def test_mint_cli_without_the_bearer_is_unauthenticated(
+    bearer_server: RunningServer, pki: PKI
+) -> None:
+    """No credentials: UNAUTHENTICATED with its reason, exit 1."""
+    result = await run_cli("--target", f"127.0.0.1:{bearer_server.port}", "--ca", str(pki.ca_path))
+    assert result.returncode == 1
+    error = json.loads(result.stderr[result.stderr.index("{") :])
+    assert (error["code"], error["reason"]) == ("UNAUTHENTICATED", "UNAUTHENTICATED")

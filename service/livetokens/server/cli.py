@@ -93,6 +93,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="server HOST:PORT (default $LIVETOKENS_TARGET or 127.0.0.1:50051)",
     )
     mint.add_argument(
+        "--tls",
+        action="store_true",
+        help="use TLS even for a loopback target (non-loopback targets always use TLS)",
+    )
+    mint.add_argument("--ca", help="CA bundle (PEM) to verify the server; default: system roots")
+    mint.add_argument("--cert", help="client certificate (PEM) for mutual TLS")
+    mint.add_argument("--key", help="client private key (PEM) for mutual TLS")
+    mint.add_argument(
+        "--bearer-file",
+        help="file holding a bearer secret to send as 'authorization: Bearer' "
+        "(or set LIVETOKENS_BEARER; never a flag value)",
+    )
+    mint.add_argument(
         "--timeout", type=float, default=10.0, help="deadline in seconds (default 10)"
     )
     mint.add_argument(

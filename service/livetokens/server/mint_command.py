@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pathlib
 import sys
-from typing import cast
+from typing import Any, cast
 
 import grpc
 from google.protobuf import json_format
@@ -52,6 +53,32 @@ def build_request(args: argparse.Namespace) -> ts.TokenRequest:
     return request
 
 
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]", "::1")
+
+
+def connection_options(args: argparse.Namespace, target: str) -> dict[str, Any]:
+    """Client options from the flags: plaintext only for a loopback target without --tls
+    or certificates; TLS (optionally mutual) otherwise; a bearer secret from a file or
+    ``$LIVETOKENS_BEARER``."""
+    host = target.rpartition(":")[0] or target
+    metadata: list[tuple[str, str]] = []
+    bearer = os.environ.get("LIVETOKENS_BEARER", "").strip()
+    if args.bearer_file:
+        bearer = pathlib.Path(args.bearer_file).read_text(encoding="utf-8").strip()
+    if bearer:
+        metadata.append(("authorization", f"Bearer {bearer}"))
+    wants_tls = args.tls or args.ca or args.cert or host not in LOOPBACK_HOSTS
+    if not wants_tls:
+        return {"plaintext": True, "metadata": metadata}
+    root = pathlib.Path(args.ca).read_bytes() if args.ca else None
+    cert = pathlib.Path(args.cert).read_bytes() if args.cert else None
+    key = pathlib.Path(args.key).read_bytes() if args.key else None
+    credentials = grpc.ssl_channel_credentials(
+        root_certificates=root, private_key=key, certificate_chain=cert
+    )
+    return {"credentials": credentials, "metadata": metadata}
+
+
 def run_mint(args: argparse.Namespace) -> int:
     """Mint and print the Token as JSON (exit 0), or the decoded error (exit 1)."""
     target = args.target or os.environ.get("LIVETOKENS_TARGET", "127.0.0.1:50051")
@@ -60,7 +87,12 @@ def run_mint(args: argparse.Namespace) -> int:
     except (ValueError, json_format.ParseError) as exc:
         print(f"livetokens mint: {exc}", file=sys.stderr)
         return 2
-    with Client(target, plaintext=True) as client:
+    try:
+        options = connection_options(args, target)
+    except OSError as exc:
+        print(f"livetokens mint: cannot read {exc.filename!r} ({exc.strerror})", file=sys.stderr)
+        return 2
+    with Client(target, **options) as client:
         try:
             token = client.mint_token(request, timeout=args.timeout)
         except grpc.RpcError as exc:
