@@ -7,8 +7,22 @@ from typing import Any
 
 from livetokens.server import Settings, UpstreamSettings
 from livetokens.server.settings import Secret, SecuritySettings
+from livetokens.v1 import live_config_pb2 as lc
+from livetokens.v1 import token_service_pb2 as ts
 
 API_KEY = "test-api-key-0123456789"
+MODEL = "gemini-live-2.5-flash-preview"
+
+
+def seed_request(**fields: Any) -> ts.TokenRequest:
+    """The Elixir seed's constraints (AUDIO, temperature 0.7, session resumption) plus
+    ``fields`` of TokenRequest (lock, uses, request_id, ...)."""
+    config = lc.LiveConfig(
+        response_modalities=[lc.MODALITY_AUDIO],
+        temperature=0.7,
+        session_resumption=lc.SessionResumptionConfig(),
+    )
+    return ts.TokenRequest(constraints=ts.LiveConstraints(model=MODEL, config=config), **fields)
 
 
 def server_settings(upstream_url: str, **overrides: Any) -> Settings:

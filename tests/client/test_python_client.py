@@ -23,18 +23,16 @@ import pytest
 from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
-from lt_support import API_KEY, server_settings
+from lt_support import API_KEY, MODEL, seed_request, server_settings
 
 from livetokens.client import AsyncClient, Client, error_details
 from livetokens.emulator import Emulator, EmulatorConfig
 from livetokens.server import RunningServer, create_server
-from livetokens.v1 import live_config_pb2 as lc
 from livetokens.v1 import token_service_pb2 as ts
 from livetokens.v1 import token_service_pb2_grpc as ts_grpc
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SLOW_MODEL = "slow-model"
-MODEL = "gemini-live-2.5-flash-preview"
 
 
 @pytest.fixture
@@ -49,15 +47,6 @@ async def live_target() -> AsyncIterator[str]:
             await running.stop(0)
 
 
-def seed(**kwargs: Any) -> ts.TokenRequest:
-    config = lc.LiveConfig(
-        response_modalities=[lc.MODALITY_AUDIO],
-        temperature=0.7,
-        session_resumption=lc.SessionResumptionConfig(),
-    )
-    return ts.TokenRequest(constraints=ts.LiveConstraints(model=MODEL, config=config), **kwargs)
-
-
 def near(stamp: Any, expected: datetime) -> bool:
     return abs(stamp.ToDatetime(tzinfo=UTC) - expected) < timedelta(minutes=2)
 
@@ -65,7 +54,7 @@ def near(stamp: Any, expected: datetime) -> bool:
 async def test_contract_scenario_async(live_target: str) -> None:
     """The shared scenario with AsyncClient: mint, invalid field, deadline, idempotency."""
     async with AsyncClient(live_target, plaintext=True) as client:
-        token = await client.mint_token(seed())
+        token = await client.mint_token(seed_request())
         now = datetime.now(UTC)
         assert token.name.startswith("auth_tokens/")
         assert near(token.expire_time, now + timedelta(minutes=30))
@@ -82,7 +71,7 @@ async def test_contract_scenario_async(live_target: str) -> None:
             mode=ts.LOCK_MODE_SET_FIELDS,
             additional_fields=[ts.LOCKABLE_FIELD_OUTPUT_AUDIO_TRANSCRIPTION],
         )
-        locked = await client.mint_token(seed(lock=lock))
+        locked = await client.mint_token(seed_request(lock=lock))
         assert not locked.lock.whole_setup
         assert list(locked.lock.field_paths) == [
             "model",
@@ -92,7 +81,7 @@ async def test_contract_scenario_async(live_target: str) -> None:
             "outputAudioTranscription",
         ]
 
-        bad = seed()
+        bad = seed_request()
         bad.constraints.config.temperature = 5.0
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await client.mint_token(bad)
@@ -106,7 +95,7 @@ async def test_contract_scenario_async(live_target: str) -> None:
             await client.mint_token(slow, timeout=0.5)
         assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
 
-        request = seed(request_id=str(uuid.uuid4()))
+        request = seed_request(request_id=str(uuid.uuid4()))
         first = await client.mint_token(request)
         second = await client.mint_token(request)
         assert (first.name, first.fingerprint) == (second.name, second.fingerprint)
@@ -117,8 +106,8 @@ async def test_contract_scenario_sync(live_target: str) -> None:
 
     def scenario() -> None:
         with Client(live_target, plaintext=True) as client:
-            assert client.mint_token(seed()).name.startswith("auth_tokens/")
-            request = seed(request_id=str(uuid.uuid4()))
+            assert client.mint_token(seed_request()).name.startswith("auth_tokens/")
+            request = seed_request(request_id=str(uuid.uuid4()))
             assert client.mint_token(request).name == client.mint_token(request).name
             with pytest.raises(grpc.RpcError) as caught:
                 client.mint_token(

@@ -10,31 +10,15 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from lt_support import MODEL, seed_request
 
 from livetokens.client import error_details
 from livetokens.emulator import Emulator
 from livetokens.server import RunningServer
 from livetokens.server.fingerprint import Fingerprinter
 from livetokens.server.translate import rfc3339
-from livetokens.v1 import live_config_pb2 as lc
 from livetokens.v1 import token_service_pb2 as ts
 from livetokens.v1 import token_service_pb2_grpc as ts_grpc
-
-MODEL = "gemini-live-2.5-flash-preview"
-
-
-def seed_request(**kwargs: object) -> ts.TokenRequest:
-    return ts.TokenRequest(
-        constraints=ts.LiveConstraints(
-            model=MODEL,
-            config=lc.LiveConfig(
-                response_modalities=[lc.MODALITY_AUDIO],
-                temperature=0.7,
-                session_resumption=lc.SessionResumptionConfig(),
-            ),
-        ),
-        **kwargs,  # type: ignore[arg-type]
-    )
 
 
 async def test_seed_request_mints_a_fully_locked_token(

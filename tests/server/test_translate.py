@@ -5,28 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from lt_support import MODEL, seed_request
 
 from livetokens.server.translate import float32, model_name, rfc3339, translate, websocket_url
 from livetokens.v1 import live_config_pb2 as lc
 from livetokens.v1 import token_service_pb2 as ts
 
 NOW = datetime(2030, 1, 1, 12, 0, 0, 123456, tzinfo=UTC)
-MODEL = "gemini-live-2.5-flash-preview"
-
-
-def seed_request(**lock: object) -> ts.TokenRequest:
-    """The Elixir seed's constraints: AUDIO, temperature 0.7, session resumption."""
-    return ts.TokenRequest(
-        constraints=ts.LiveConstraints(
-            model=MODEL,
-            config=lc.LiveConfig(
-                response_modalities=[lc.MODALITY_AUDIO],
-                temperature=0.7,
-                session_resumption=lc.SessionResumptionConfig(),
-            ),
-        ),
-        lock=ts.Lock(**lock),  # type: ignore[arg-type]
-    )
 
 
 def test_empty_request_gets_the_documented_defaults() -> None:
@@ -79,7 +64,7 @@ def test_seed_constraints_default_to_a_full_lock_without_field_mask() -> None:
 
 def test_set_fields_lock_masks_exactly_the_set_fields() -> None:
     """LOCK_MODE_SET_FIELDS: mask = model + every set field, top-level paths only."""
-    t = translate(seed_request(mode=ts.LOCK_MODE_SET_FIELDS), now=NOW)
+    t = translate(seed_request(lock=ts.Lock(mode=ts.LOCK_MODE_SET_FIELDS)), now=NOW)
     assert t.body["fieldMask"] == (
         "model,generationConfig.responseModalities,generationConfig.temperature,sessionResumption"
     )
@@ -90,13 +75,15 @@ def test_additional_fields_are_appended_once_in_enum_order() -> None:
     """Extra locks inside and outside generationConfig; duplicates and set ones appear once."""
     t = translate(
         seed_request(
-            mode=ts.LOCK_MODE_SET_FIELDS,
-            additional_fields=[
-                ts.LOCKABLE_FIELD_OUTPUT_AUDIO_TRANSCRIPTION,
-                ts.LOCKABLE_FIELD_TOP_K,
-                ts.LOCKABLE_FIELD_TEMPERATURE,
-                ts.LOCKABLE_FIELD_TOP_K,
-            ],
+            lock=ts.Lock(
+                mode=ts.LOCK_MODE_SET_FIELDS,
+                additional_fields=[
+                    ts.LOCKABLE_FIELD_OUTPUT_AUDIO_TRANSCRIPTION,
+                    ts.LOCKABLE_FIELD_TOP_K,
+                    ts.LOCKABLE_FIELD_TEMPERATURE,
+                    ts.LOCKABLE_FIELD_TOP_K,
+                ],
+            )
         ),
         now=NOW,
     )
