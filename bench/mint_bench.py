@@ -12,13 +12,17 @@ each target from this process with N concurrent workers looping on one call:
     raw-aiohttp          GeminiTokenClient.create_token against the emulator (no gRPC)
     raw-httpx            the same with httpx's default transport
 
-For each target and concurrency: a warm-up, then a fixed window in which every
+For each concurrency and each target in turn (interleaved, so that compared rows
+share the same background load): a warm-up, then a fixed window in which every
 call that completes is counted (ok or error) and its latency recorded. It prints
 one Markdown table and writes ``bench/results/latest.json``. Everything listens on
 127.0.0.1; every process it starts is stopped on the way out, Ctrl-C included.
 
-    .venv/bin/python bench/mint_bench.py [--seconds 5] [--concurrency 1,16,64,256]
-        [--targets echo,livetokens-aiohttp,...] [--quick]
+    .venv/bin/python bench/mint_bench.py [--seconds 5] [--warmup 1]
+        [--concurrency 1,16,64,256] [--targets echo,livetokens-aiohttp,...]
+        [--repeat 1] [--upstream-latency-ms 0] [--json PATH] [--quick]
+
+docs/benchmarks.md explains the columns and records the measured results.
 """
 
 from __future__ import annotations
@@ -561,6 +565,7 @@ def machine() -> dict[str, Any]:
         "grpcio": _version("grpcio"),
         "protobuf": _version("protobuf"),
         "httpx": _version("httpx"),
+        "httpcore": _version("httpcore"),
         "aiohttp": _version("aiohttp"),
         "httpx-aiohttp": _version("httpx-aiohttp"),
         "loadavg_at_start": list(os.getloadavg()),
@@ -576,7 +581,8 @@ def markdown(rows: Sequence[Row], info: dict[str, Any], plan: Plan) -> str:
     spread = plan.repeat > 1
     lines = [
         f"Machine: {info['nproc']} CPU ({info['cpu_model']}), Linux {info['kernel']}, "
-        f"Python {info['python']}, grpcio {info['grpcio']}, httpx {info['httpx']}, "
+        f"Python {info['python']}, grpcio {info['grpcio']}, httpx {info['httpx']} "
+        f"(httpcore {info['httpcore']}), "
         f"aiohttp {info['aiohttp']}, httpx-aiohttp {info['httpx-aiohttp']}; "
         f"load average at start {info['loadavg_at_start'][0]:.2f}.",
         f"Each row: {plan.warmup:g}s warm-up, then a {plan.seconds:g}s window"
