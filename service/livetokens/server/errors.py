@@ -42,33 +42,26 @@ class Reason(enum.StrEnum):
     INTERNAL = "INTERNAL"
 
 
-@dataclasses.dataclass(frozen=True)
-class Rule:
-    """How one Reason is reported: its gRPC code and whether a caller may retry."""
-
-    code: grpc.StatusCode
-    retryable: bool
-
-
-# The table. Codes follow the canonical meaning of each gRPC code; the README's error
-# table is generated from the same facts and a test checks that they agree.
-TABLE: Mapping[Reason, Rule] = {
-    Reason.INVALID_REQUEST: Rule(grpc.StatusCode.INVALID_ARGUMENT, retryable=False),
-    Reason.REQUEST_ID_REUSED: Rule(grpc.StatusCode.FAILED_PRECONDITION, retryable=False),
-    Reason.UPSTREAM_REJECTED_REQUEST: Rule(grpc.StatusCode.INVALID_ARGUMENT, retryable=False),
-    Reason.UPSTREAM_RATE_LIMITED: Rule(grpc.StatusCode.RESOURCE_EXHAUSTED, retryable=True),
-    Reason.UPSTREAM_UNAVAILABLE: Rule(grpc.StatusCode.UNAVAILABLE, retryable=True),
-    Reason.DEADLINE_EXCEEDED: Rule(grpc.StatusCode.DEADLINE_EXCEEDED, retryable=True),
+# The table: each Reason's gRPC code, by the canonical meaning of the codes. The proto's
+# MintToken comment documents the same rows (with when and whether to retry), and
+# tests/server/test_contract_descriptors.py checks that the two agree.
+TABLE: Mapping[Reason, grpc.StatusCode] = {
+    Reason.INVALID_REQUEST: grpc.StatusCode.INVALID_ARGUMENT,
+    Reason.REQUEST_ID_REUSED: grpc.StatusCode.FAILED_PRECONDITION,
+    Reason.UPSTREAM_REJECTED_REQUEST: grpc.StatusCode.INVALID_ARGUMENT,
+    Reason.UPSTREAM_RATE_LIMITED: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    Reason.UPSTREAM_UNAVAILABLE: grpc.StatusCode.UNAVAILABLE,
+    Reason.DEADLINE_EXCEEDED: grpc.StatusCode.DEADLINE_EXCEEDED,
     # Google refusing *our* key is the operator's problem, not the caller's: INTERNAL
     # (HTTP 500 to a mesh) pages the operator and tells the caller not to retry.
-    Reason.UPSTREAM_CREDENTIALS_REJECTED: Rule(grpc.StatusCode.INTERNAL, retryable=False),
-    Reason.UPSTREAM_MISCONFIGURED: Rule(grpc.StatusCode.INTERNAL, retryable=False),
-    Reason.UPSTREAM_FAILED_PRECONDITION: Rule(grpc.StatusCode.FAILED_PRECONDITION, retryable=False),
-    Reason.UNAUTHENTICATED: Rule(grpc.StatusCode.UNAUTHENTICATED, retryable=False),
-    Reason.POLICY_DENIED: Rule(grpc.StatusCode.PERMISSION_DENIED, retryable=False),
-    Reason.RATE_LIMITED: Rule(grpc.StatusCode.RESOURCE_EXHAUSTED, retryable=True),
-    Reason.AUDIT_UNAVAILABLE: Rule(grpc.StatusCode.UNAVAILABLE, retryable=True),
-    Reason.INTERNAL: Rule(grpc.StatusCode.INTERNAL, retryable=False),
+    Reason.UPSTREAM_CREDENTIALS_REJECTED: grpc.StatusCode.INTERNAL,
+    Reason.UPSTREAM_MISCONFIGURED: grpc.StatusCode.INTERNAL,
+    Reason.UPSTREAM_FAILED_PRECONDITION: grpc.StatusCode.FAILED_PRECONDITION,
+    Reason.UNAUTHENTICATED: grpc.StatusCode.UNAUTHENTICATED,
+    Reason.POLICY_DENIED: grpc.StatusCode.PERMISSION_DENIED,
+    Reason.RATE_LIMITED: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    Reason.AUDIT_UNAVAILABLE: grpc.StatusCode.UNAVAILABLE,
+    Reason.INTERNAL: grpc.StatusCode.INTERNAL,
 }
 
 
@@ -115,7 +108,7 @@ class Failure(Exception):
     @property
     def code(self) -> grpc.StatusCode:
         """The gRPC code from the table."""
-        return TABLE[self.reason].code
+        return TABLE[self.reason]
 
     def __repr__(self) -> str:
         return f"Failure({self.reason.value}, {self.message!r})"
