@@ -344,11 +344,8 @@ def build_setup(constraints: ts.LiveConstraints) -> tuple[JSON, list[str]]:
     return setup, paths
 
 
-def effective_times(
-    request: ts.TokenRequest, now: datetime
-) -> tuple[int, datetime, datetime, timedelta, timedelta]:
-    """Uses, expire time, new-session expire time and the two spans, defaults applied."""
-    uses = request.uses if request.HasField("uses") else DEFAULT_USES
+def effective_spans(request: ts.TokenRequest) -> tuple[timedelta, timedelta]:
+    """Lifetime and new-session window, defaults applied, in whole milliseconds."""
     lifetime = (
         _millis(request.lifetime.ToTimedelta())
         if request.HasField("lifetime")
@@ -358,7 +355,7 @@ def effective_times(
         window = _millis(request.new_session_window.ToTimedelta())
     else:
         window = min(DEFAULT_NEW_SESSION_WINDOW, lifetime)
-    return uses, now + lifetime, now + window, lifetime, window
+    return lifetime, window
 
 
 def _millis(span: timedelta) -> timedelta:
@@ -368,7 +365,9 @@ def _millis(span: timedelta) -> timedelta:
 def translate(request: ts.TokenRequest, *, now: datetime) -> Translation:
     """The AuthToken body for a valid TokenRequest minted at ``now`` (UTC, aware)."""
     now = now.replace(microsecond=now.microsecond // 1000 * 1000)
-    uses, expire_time, new_session_expire_time, _, _ = effective_times(request, now)
+    uses = request.uses if request.HasField("uses") else DEFAULT_USES
+    lifetime, window = effective_spans(request)
+    expire_time, new_session_expire_time = now + lifetime, now + window
     body: JSON = {
         "uses": uses,
         "expireTime": rfc3339(expire_time),
