@@ -14,7 +14,14 @@ import sys
 from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 
-from livetokens.server.settings import Secret, Settings, SettingsError, environ_doc, from_env
+from livetokens.server.settings import (
+    GOOGLE_BASE_URL,
+    Secret,
+    Settings,
+    SettingsError,
+    environ_doc,
+    from_env,
+)
 
 log = logging.getLogger("livetokens")
 
@@ -283,7 +290,7 @@ async def upstream_for(
             raise SettingsError("--emulator-model-latency only applies to the bundled emulator")
         yield settings
         return
-    if settings.upstream.base_url != "https://generativelanguage.googleapis.com":
+    if settings.upstream.base_url != GOOGLE_BASE_URL:
         raise SettingsError(
             "an upstream URL was given but no API key: set GEMINI_API_KEY or GEMINI_API_KEY_FILE"
         )
