@@ -55,8 +55,21 @@ breaking: venv ## Fail on a wire-breaking change against the last accepted contr
 accept-contract: venv ## Record the current proto as the accepted contract (only when releasing a change on purpose).
 	$(BUF) build --exclude-source-info -o $(ACCEPTED)
 
+# redis-server from Debian for the state tests (tests/state, tests/fleet) and
+# bench/workers.py: they start it on a random loopback port and fail (never skip)
+# without it. apt-get needs root; CI runs as root, a developer may need sudo.
+REDIS_DEB := redis-server
+REDIS_SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: redis-server
+redis-server: ## Install Debian's redis-server (for the state tests and bench).
+	@if ! dpkg-query -W -f='$${Status}' $(REDIS_DEB) 2>/dev/null | grep -q 'install ok installed'; then \
+	  $(REDIS_SUDO) apt-get install -y -qq --no-install-recommends $(REDIS_DEB) \
+	  || { $(REDIS_SUDO) apt-get update -qq && $(REDIS_SUDO) apt-get install -y -qq --no-install-recommends $(REDIS_DEB); }; \
+	fi
+
 .PHONY: test-python
-test-python: venv ## Python tests: server, emulator, fidelity, Python client.
+test-python: venv redis-server ## Python tests: server, emulator, fidelity, Python client, state, fleet.
 	$(VENV)/bin/pytest
 
 .PHONY: test

@@ -39,6 +39,7 @@ class Reason(enum.StrEnum):
     POLICY_DENIED = "POLICY_DENIED"
     RATE_LIMITED = "RATE_LIMITED"
     AUDIT_UNAVAILABLE = "AUDIT_UNAVAILABLE"
+    STATE_UNAVAILABLE = "STATE_UNAVAILABLE"
     INTERNAL = "INTERNAL"
 
 
@@ -61,6 +62,7 @@ TABLE: Mapping[Reason, grpc.StatusCode] = {
     Reason.POLICY_DENIED: grpc.StatusCode.PERMISSION_DENIED,
     Reason.RATE_LIMITED: grpc.StatusCode.RESOURCE_EXHAUSTED,
     Reason.AUDIT_UNAVAILABLE: grpc.StatusCode.UNAVAILABLE,
+    Reason.STATE_UNAVAILABLE: grpc.StatusCode.UNAVAILABLE,
     Reason.INTERNAL: grpc.StatusCode.INTERNAL,
 }
 

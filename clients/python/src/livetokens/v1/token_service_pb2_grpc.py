@@ -80,6 +80,7 @@ class TokenServiceServicer:
         | PERMISSION_DENIED   | POLICY_DENIED                 | The request is outside the caller's policy; `ErrorInfo.metadata["rule"]` names the rule, and `BadRequest` the field. | No. |
         | RESOURCE_EXHAUSTED  | RATE_LIMITED                  | The caller exceeded its own mint rate; `RetryInfo` says when to retry. | After RetryInfo's delay. |
         | UNAVAILABLE         | AUDIT_UNAVAILABLE             | The audit record could not be written, so no token was minted (fail closed). | Yes, with backoff. |
+        | UNAVAILABLE         | STATE_UNAVAILABLE             | The shared state backend (Redis) is down or slow, so nothing was minted (fail closed); `RetryInfo` says when to retry. | After RetryInfo's delay. |
         | INTERNAL            | INTERNAL                      | A bug in livetokens. The message is generic; details are in the server log. | No. |
 
         buf lint exception: the design card names this RPC `MintToken(TokenRequest)
