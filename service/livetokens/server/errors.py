@@ -24,7 +24,10 @@ DOMAIN = "livetokens.v1.TokenService"
 
 
 class Reason(enum.StrEnum):
-    """The `google.rpc.ErrorInfo.reason` values livetokens sends (see the RPC comment)."""
+    """The `google.rpc.ErrorInfo.reason` values livetokens sends (see the RPC comment).
+
+    The proto's `ErrorReason` enum lists the same names with an `ERROR_REASON_` prefix.
+    """
 
     INVALID_REQUEST = "INVALID_REQUEST"
     REQUEST_ID_REUSED = "REQUEST_ID_REUSED"
@@ -39,8 +42,11 @@ class Reason(enum.StrEnum):
     POLICY_DENIED = "POLICY_DENIED"
     RATE_LIMITED = "RATE_LIMITED"
     AUDIT_UNAVAILABLE = "AUDIT_UNAVAILABLE"
-    STATE_UNAVAILABLE = "STATE_UNAVAILABLE"
     INTERNAL = "INTERNAL"
+    REQUEST_UNDECODABLE = "REQUEST_UNDECODABLE"
+    REQUEST_TOO_LARGE = "REQUEST_TOO_LARGE"
+    OVERLOADED = "OVERLOADED"
+    STATE_UNAVAILABLE = "STATE_UNAVAILABLE"
 
 
 # The table: each Reason's gRPC code, by the canonical meaning of the codes. The proto's
@@ -62,8 +68,11 @@ TABLE: Mapping[Reason, grpc.StatusCode] = {
     Reason.POLICY_DENIED: grpc.StatusCode.PERMISSION_DENIED,
     Reason.RATE_LIMITED: grpc.StatusCode.RESOURCE_EXHAUSTED,
     Reason.AUDIT_UNAVAILABLE: grpc.StatusCode.UNAVAILABLE,
-    Reason.STATE_UNAVAILABLE: grpc.StatusCode.UNAVAILABLE,
     Reason.INTERNAL: grpc.StatusCode.INTERNAL,
+    Reason.REQUEST_UNDECODABLE: grpc.StatusCode.INVALID_ARGUMENT,
+    Reason.REQUEST_TOO_LARGE: grpc.StatusCode.INVALID_ARGUMENT,
+    Reason.OVERLOADED: grpc.StatusCode.UNAVAILABLE,
+    Reason.STATE_UNAVAILABLE: grpc.StatusCode.UNAVAILABLE,
 }
 
 

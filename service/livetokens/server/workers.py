@@ -81,6 +81,7 @@ async def supervise(settings: Settings, args: argparse.Namespace) -> int:
     workers = settings.state.workers
     env = dict(os.environ)
     env.pop("GEMINI_API_KEY_FILE", None)
+    env.pop("LIVETOKENS_EMULATOR", None)  # the supervisor runs it; children use its URL
     assert settings.api_key is not None
     env["GEMINI_API_KEY"] = settings.api_key.reveal()
     env["LIVETOKENS_UPSTREAM_URL"] = settings.upstream.base_url
