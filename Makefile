@@ -26,8 +26,9 @@ $(STAMP): pyproject.toml clients/python/pyproject.toml
 venv: $(STAMP) ## Create .venv with the server, the Python client and the dev tools.
 
 .PHONY: run
-run: venv ## Start livetokens on 127.0.0.1:50051, plaintext, no caller auth (bundled emulator when GEMINI_API_KEY is unset).
-	$(VENV)/bin/livetokens serve --listen 127.0.0.1:50051 --insecure-no-auth
+run: venv ## Start livetokens on 127.0.0.1:50051, plaintext, no caller auth (with --emulator when GEMINI_API_KEY is unset).
+	@if [ -z "$${GEMINI_API_KEY:-}$${GEMINI_API_KEY_FILE:-}" ]; then set -- --emulator; fi; \
+	  set -x; $(VENV)/bin/livetokens serve --listen 127.0.0.1:50051 --insecure-no-auth "$$@"
 
 .PHONY: generate
 generate:: venv generate-tools ## Regenerate every client's code from proto/ (pinned local plugins).
