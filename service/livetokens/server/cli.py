@@ -1,4 +1,4 @@
-"""The `livetokens` command: `serve`, `mint` and `emulator`."""
+"""The `livetokens` command: `serve`, `mint`, `emulator` and `demo`."""
 
 from __future__ import annotations
 
@@ -174,6 +174,18 @@ def build_parser() -> argparse.ArgumentParser:
     from livetokens.emulator import add_arguments
 
     add_arguments(emulator)
+
+    demo = sub.add_parser(
+        "demo",
+        help="the whole flow on loopback: emulator (TLS) + livetokens, mint, a Live session",
+        description="Start the emulator over TLS and livetokens in front of it, mint a "
+        "token through livetokens, and hold a short text session on the token's "
+        "websocket_url, printing each step. Secrets are shown only as fingerprints. "
+        "Needs the 'cryptography' package (pip install 'livetokens[demo]').",
+    )
+    demo.add_argument(
+        "--text", default="Hello, Live API!", help="what the app says in its one turn"
+    )
     return parser
 
 
@@ -312,6 +324,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_mint(args)
         if args.command == "hash-secret":
             return _hash_secret(args)
+        if args.command == "demo":
+            from livetokens.server.demo import main as demo_main
+
+            return demo_main(args.text)
         from livetokens.emulator import run_from_args
 
         asyncio.run(run_from_args(args))
