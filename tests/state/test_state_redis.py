@@ -104,7 +104,7 @@ async def test_fail_closed_refuses_until_redis_returns_then_recovers(
     """Closed mode: STATE_UNAVAILABLE with RetryInfo while down, shared state after."""
     server = RedisServer(tmp_path / "r")
     server.start()
-    guard = GuardedStore(RedisStore(server.url), mode="closed", reopen_after=0.1)
+    guard = GuardedStore(RedisStore(server.url), mode="closed", reopen_after=0.1, trip_after=1)
     try:
         assert await guard.take("app", 1, 5, deadline=None) == 0
         server.kill()
@@ -130,7 +130,7 @@ async def test_local_mode_carries_on_in_memory_logged_and_counted(
     """Local mode: claims and buckets from memory while Redis is down, counted, logged once."""
     server = RedisServer(tmp_path / "r")
     server.start()
-    guard = GuardedStore(RedisStore(server.url), mode="local", reopen_after=0.1)
+    guard = GuardedStore(RedisStore(server.url), mode="local", reopen_after=0.1, trip_after=1)
     try:
         server.kill()
         with caplog.at_level(logging.ERROR):

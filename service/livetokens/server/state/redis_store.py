@@ -138,8 +138,8 @@ class RedisStore:
         url: str,
         *,
         password: str | None = None,
-        call_timeout: float = 0.5,
-        max_connections: int = 64,
+        call_timeout: float = 1.0,
+        max_connections: int = 128,
         prefix: str = "livetokens",
     ) -> None:
         """``url`` is ``redis://[user@]host:port/db`` or ``rediss://`` (TLS; query
