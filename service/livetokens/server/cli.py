@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import os
 import pathlib
 import re
 import secrets
@@ -308,9 +309,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     raw = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(raw)
     args.raw_argv = raw[1:] if raw and raw[0] == "serve" else raw
+    # A worker of `serve --workers N` says which one it is on every line.
+    worker = os.environ.get("LIVETOKENS_WORKER_INDEX", "")
+    tag = f"[worker {worker}] " if worker.isdigit() else ""
     logging.basicConfig(
         level=logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        format=f"%(asctime)s %(levelname)s %(name)s {tag}%(message)s",
         stream=sys.stderr,
     )
     # httpx logs every request line at INFO; livetokens logs one line per mint instead.
