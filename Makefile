@@ -94,8 +94,12 @@ demo: venv ## The whole flow in one command: emulator (TLS) + livetokens, mint, 
 test: lint check-generated breaking test-python test-clients ## Everything CI runs.
 
 .PHONY: bench
-bench: venv ## Benchmark mints/s and latency through the server against the emulator.
+bench: venv bench-workers ## Benchmark mints/s and latency through the server against the emulator.
 	$(PY) bench/mint_bench.py
+
+.PHONY: bench-workers
+bench-workers: venv redis-server ## 1 worker against 2 workers, both with --state redis (bench/workers.py).
+	$(PY) bench/workers.py
 
 .PHONY: clean
 clean: ## Remove the venv, tools and caches.
