@@ -65,7 +65,18 @@ async def create_server(
         raise SettingsError("no Gemini API key: set GEMINI_API_KEY or GEMINI_API_KEY_FILE")
     key = settings.fingerprint_key.reveal().encode() if settings.fingerprint_key else None
     fingerprinter = Fingerprinter(key)
-    security = build_security(settings.listen, settings.security, fingerprint=fingerprinter)
+    security = build_security(
+        settings.listen,
+        settings.security,
+        fingerprint=fingerprinter,
+        fingerprint_key=key,
+        summary={
+            "listen": settings.listen,
+            "upstream": settings.upstream.base_url,
+            "api_version": settings.upstream.api_version,
+            "fingerprint_key": "set" if key else "ephemeral",
+        },
+    )
     upstream = GeminiTokenClient(settings.upstream, settings.api_key.reveal(), transport=transport)
     if fingerprinter.ephemeral:
         log.warning(
