@@ -155,6 +155,7 @@ def build_security(
     fingerprint: Callable[[str], str],
     fingerprint_key: bytes | None = None,
     summary: Mapping[str, Any] | None = None,
+    rate_limiter: RateLimiter | None = None,
 ) -> Security:
     """Check the settings, load the policy and TLS files, open the audit log.
 
@@ -216,7 +217,13 @@ def build_security(
         fingerprint=fingerprint,
     )
     security = Security(
-        settings, policies, authenticator, RateLimiter(), audit, tls, tuple(methods)
+        settings,
+        policies,
+        authenticator,
+        rate_limiter or RateLimiter(),
+        audit,
+        tls,
+        tuple(methods),
     )
     _warn(listen, security)
     return security
