@@ -84,7 +84,7 @@ def test_unknown_event_loop_in_environment_is_refused(
 
 @pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
 async def test_serve_mints_on_either_event_loop(loop: str, tmp_path: pathlib.Path) -> None:
-    """`livetokens serve --event-loop L` (bundled emulator) answers MintToken on both loops."""
+    """`livetokens serve --emulator --event-loop L` answers MintToken on both loops."""
     port_file = tmp_path / "port"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GEMINI_", "LIVETOKENS_"))}
     process = await asyncio.create_subprocess_exec(
@@ -95,6 +95,7 @@ async def test_serve_mints_on_either_event_loop(loop: str, tmp_path: pathlib.Pat
         "--listen",
         "127.0.0.1:0",
         "--insecure-no-auth",
+        "--emulator",
         "--event-loop",
         loop,
         "--port-file",
