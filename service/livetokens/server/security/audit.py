@@ -189,7 +189,8 @@ class AuditLog:
 
 
 def _seconds(message: Any) -> float:
-    return float(message.ToTimedelta().total_seconds())
+    # Not ToTimedelta(): a refused request's Duration may be far outside timedelta's range.
+    return float(message.seconds) + float(message.nanos) / 1e9
 
 
 def request_summary(request: ts.TokenRequest) -> dict[str, Any]:

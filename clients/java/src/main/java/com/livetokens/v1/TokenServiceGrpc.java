@@ -116,7 +116,10 @@ public final class TokenServiceGrpc {
      * Mints one ephemeral token.
      * Every error carries a `google.rpc.ErrorInfo` whose `domain` is
      * `livetokens.v1.TokenService` and whose `reason` is one of the values below.
-     * Messages never contain the API key or a token.
+     * Messages never contain the API key or a token. Error details are bounded so
+     * that they fit in gRPC's trailers: at most 20 field violations are listed, long
+     * values are cut, and `ErrorInfo.metadata["fieldViolationsOmitted"]` says how
+     * many more there were.
      * | gRPC code           | ErrorInfo.reason              | When                                                              | Retry?                    |
      * |---------------------|-------------------------------|-------------------------------------------------------------------|---------------------------|
      * | INVALID_ARGUMENT    | INVALID_REQUEST               | The request breaks a documented rule; `google.rpc.BadRequest` lists every violated field path at once. | No: fix the request. |
@@ -133,6 +136,9 @@ public final class TokenServiceGrpc {
      * | RESOURCE_EXHAUSTED  | RATE_LIMITED                  | The caller exceeded its own mint rate; `RetryInfo` says when to retry. | After RetryInfo's delay. |
      * | UNAVAILABLE         | AUDIT_UNAVAILABLE             | The audit record could not be written, so no token was minted (fail closed). | Yes, with backoff. |
      * | INTERNAL            | INTERNAL                      | A bug in livetokens. The message is generic; details are in the server log. | No. |
+     * | INVALID_ARGUMENT    | REQUEST_UNDECODABLE           | The request bytes do not decode as a TokenRequest (corrupt data, invalid UTF-8 in a string, nesting deeper than protobuf's limit). | No: fix the client. |
+     * | INVALID_ARGUMENT    | REQUEST_TOO_LARGE             | The request is over livetokens' cost budget (bytes, schema nodes, entries, characters; docs/hardening.md); `BadRequest` names each field over its limit. | No: make it smaller. |
+     * | UNAVAILABLE         | OVERLOADED                    | livetokens has as many mints in progress as it admits; `RetryInfo` says when to retry. | After RetryInfo's delay. |
      * buf lint exception: the design card names this RPC `MintToken(TokenRequest)
      * returns (Token)`; see buf.yaml.
      * </pre>
@@ -182,7 +188,10 @@ public final class TokenServiceGrpc {
      * Mints one ephemeral token.
      * Every error carries a `google.rpc.ErrorInfo` whose `domain` is
      * `livetokens.v1.TokenService` and whose `reason` is one of the values below.
-     * Messages never contain the API key or a token.
+     * Messages never contain the API key or a token. Error details are bounded so
+     * that they fit in gRPC's trailers: at most 20 field violations are listed, long
+     * values are cut, and `ErrorInfo.metadata["fieldViolationsOmitted"]` says how
+     * many more there were.
      * | gRPC code           | ErrorInfo.reason              | When                                                              | Retry?                    |
      * |---------------------|-------------------------------|-------------------------------------------------------------------|---------------------------|
      * | INVALID_ARGUMENT    | INVALID_REQUEST               | The request breaks a documented rule; `google.rpc.BadRequest` lists every violated field path at once. | No: fix the request. |
@@ -199,6 +208,9 @@ public final class TokenServiceGrpc {
      * | RESOURCE_EXHAUSTED  | RATE_LIMITED                  | The caller exceeded its own mint rate; `RetryInfo` says when to retry. | After RetryInfo's delay. |
      * | UNAVAILABLE         | AUDIT_UNAVAILABLE             | The audit record could not be written, so no token was minted (fail closed). | Yes, with backoff. |
      * | INTERNAL            | INTERNAL                      | A bug in livetokens. The message is generic; details are in the server log. | No. |
+     * | INVALID_ARGUMENT    | REQUEST_UNDECODABLE           | The request bytes do not decode as a TokenRequest (corrupt data, invalid UTF-8 in a string, nesting deeper than protobuf's limit). | No: fix the client. |
+     * | INVALID_ARGUMENT    | REQUEST_TOO_LARGE             | The request is over livetokens' cost budget (bytes, schema nodes, entries, characters; docs/hardening.md); `BadRequest` names each field over its limit. | No: make it smaller. |
+     * | UNAVAILABLE         | OVERLOADED                    | livetokens has as many mints in progress as it admits; `RetryInfo` says when to retry. | After RetryInfo's delay. |
      * buf lint exception: the design card names this RPC `MintToken(TokenRequest)
      * returns (Token)`; see buf.yaml.
      * </pre>
@@ -237,7 +249,10 @@ public final class TokenServiceGrpc {
      * Mints one ephemeral token.
      * Every error carries a `google.rpc.ErrorInfo` whose `domain` is
      * `livetokens.v1.TokenService` and whose `reason` is one of the values below.
-     * Messages never contain the API key or a token.
+     * Messages never contain the API key or a token. Error details are bounded so
+     * that they fit in gRPC's trailers: at most 20 field violations are listed, long
+     * values are cut, and `ErrorInfo.metadata["fieldViolationsOmitted"]` says how
+     * many more there were.
      * | gRPC code           | ErrorInfo.reason              | When                                                              | Retry?                    |
      * |---------------------|-------------------------------|-------------------------------------------------------------------|---------------------------|
      * | INVALID_ARGUMENT    | INVALID_REQUEST               | The request breaks a documented rule; `google.rpc.BadRequest` lists every violated field path at once. | No: fix the request. |
@@ -254,6 +269,9 @@ public final class TokenServiceGrpc {
      * | RESOURCE_EXHAUSTED  | RATE_LIMITED                  | The caller exceeded its own mint rate; `RetryInfo` says when to retry. | After RetryInfo's delay. |
      * | UNAVAILABLE         | AUDIT_UNAVAILABLE             | The audit record could not be written, so no token was minted (fail closed). | Yes, with backoff. |
      * | INTERNAL            | INTERNAL                      | A bug in livetokens. The message is generic; details are in the server log. | No. |
+     * | INVALID_ARGUMENT    | REQUEST_UNDECODABLE           | The request bytes do not decode as a TokenRequest (corrupt data, invalid UTF-8 in a string, nesting deeper than protobuf's limit). | No: fix the client. |
+     * | INVALID_ARGUMENT    | REQUEST_TOO_LARGE             | The request is over livetokens' cost budget (bytes, schema nodes, entries, characters; docs/hardening.md); `BadRequest` names each field over its limit. | No: make it smaller. |
+     * | UNAVAILABLE         | OVERLOADED                    | livetokens has as many mints in progress as it admits; `RetryInfo` says when to retry. | After RetryInfo's delay. |
      * buf lint exception: the design card names this RPC `MintToken(TokenRequest)
      * returns (Token)`; see buf.yaml.
      * </pre>
@@ -291,7 +309,10 @@ public final class TokenServiceGrpc {
      * Mints one ephemeral token.
      * Every error carries a `google.rpc.ErrorInfo` whose `domain` is
      * `livetokens.v1.TokenService` and whose `reason` is one of the values below.
-     * Messages never contain the API key or a token.
+     * Messages never contain the API key or a token. Error details are bounded so
+     * that they fit in gRPC's trailers: at most 20 field violations are listed, long
+     * values are cut, and `ErrorInfo.metadata["fieldViolationsOmitted"]` says how
+     * many more there were.
      * | gRPC code           | ErrorInfo.reason              | When                                                              | Retry?                    |
      * |---------------------|-------------------------------|-------------------------------------------------------------------|---------------------------|
      * | INVALID_ARGUMENT    | INVALID_REQUEST               | The request breaks a documented rule; `google.rpc.BadRequest` lists every violated field path at once. | No: fix the request. |
@@ -308,6 +329,9 @@ public final class TokenServiceGrpc {
      * | RESOURCE_EXHAUSTED  | RATE_LIMITED                  | The caller exceeded its own mint rate; `RetryInfo` says when to retry. | After RetryInfo's delay. |
      * | UNAVAILABLE         | AUDIT_UNAVAILABLE             | The audit record could not be written, so no token was minted (fail closed). | Yes, with backoff. |
      * | INTERNAL            | INTERNAL                      | A bug in livetokens. The message is generic; details are in the server log. | No. |
+     * | INVALID_ARGUMENT    | REQUEST_UNDECODABLE           | The request bytes do not decode as a TokenRequest (corrupt data, invalid UTF-8 in a string, nesting deeper than protobuf's limit). | No: fix the client. |
+     * | INVALID_ARGUMENT    | REQUEST_TOO_LARGE             | The request is over livetokens' cost budget (bytes, schema nodes, entries, characters; docs/hardening.md); `BadRequest` names each field over its limit. | No: make it smaller. |
+     * | UNAVAILABLE         | OVERLOADED                    | livetokens has as many mints in progress as it admits; `RetryInfo` says when to retry. | After RetryInfo's delay. |
      * buf lint exception: the design card names this RPC `MintToken(TokenRequest)
      * returns (Token)`; see buf.yaml.
      * </pre>
