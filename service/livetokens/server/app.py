@@ -16,9 +16,11 @@ from livetokens.server.admission import Admission
 from livetokens.server.fingerprint import Fingerprinter
 from livetokens.server.idempotency import IdempotencyCache
 from livetokens.server.minting import Minter
+from livetokens.server.security.ratelimit import RateLimiter
 from livetokens.server.security.runtime import Security, build_security
 from livetokens.server.servicer import TokenServicer, add_to_server
 from livetokens.server.settings import LimitSettings, Settings, SettingsError
+from livetokens.server.state import StateStore, build_store
 from livetokens.server.upstream import GeminiTokenClient
 from livetokens.v1 import token_service_pb2 as ts
 
@@ -37,6 +39,8 @@ class RunningServer:
     upstream: GeminiTokenClient
     minter: Minter
     security: Security | None = None
+    state: StateStore | None = None
+    idempotency: IdempotencyCache | None = None
     # Mints in progress and shed (OVERLOADED) counters, for metrics.
     admission: Admission | None = None
 
@@ -50,8 +54,14 @@ class RunningServer:
             try:
                 await self.upstream.aclose()
             finally:
-                if self.security is not None:
-                    await self.security.aclose()
+                try:
+                    if self.security is not None:
+                        await self.security.aclose()
+                finally:
+                    if self.idempotency is not None:
+                        await self.idempotency.aclose()
+                    if self.state is not None:
+                        await self.state.aclose()
 
     async def reload(self) -> bool:
         """SIGHUP: reload the policy (an invalid file keeps the old one) and reopen the
@@ -69,6 +79,9 @@ def server_options(limits: LimitSettings) -> list[tuple[str, int]]:
     (its default of 1000 does, under bursts); admission control sheds instead.
     """
     return [
+        # gRPC's default on Linux, stated because `--workers N` relies on it: N processes
+        # bind one port and the kernel spreads connections over them.
+        ("grpc.so_reuseport", 1),
         ("grpc.max_receive_message_length", 2 * limits.max_request_bytes),
         ("grpc.server.max_pending_requests", limits.max_pending_calls),
         ("grpc.server.max_pending_requests_hard_limit", limits.max_pending_calls),
@@ -83,7 +96,14 @@ async def create_server(
         raise SettingsError("no Gemini API key: set GEMINI_API_KEY or GEMINI_API_KEY_FILE")
     key = settings.fingerprint_key.reveal().encode() if settings.fingerprint_key else None
     fingerprinter = Fingerprinter(key)
-    security = build_security(settings.listen, settings.security, fingerprint=fingerprinter)
+    state = build_store(settings.state)
+    security = build_security(
+        settings.listen,
+        settings.security,
+        fingerprint=fingerprinter,
+        rate_limiter=RateLimiter(store=state),
+    )
+    idempotency = IdempotencyCache(state, lease=settings.state.lease)
     upstream = GeminiTokenClient(settings.upstream, settings.api_key.reveal(), transport=transport)
     if fingerprinter.ephemeral:
         log.warning(
@@ -95,7 +115,7 @@ async def create_server(
         base_url=settings.upstream.base_url,
         api_version=settings.upstream.api_version,
         fingerprinter=fingerprinter,
-        idempotency=IdempotencyCache(settings.idempotency_capacity),
+        idempotency=idempotency,
         policies=security.policies,
         rate_limiter=security.rate_limiter,
         audit=security.audit,
@@ -120,11 +140,15 @@ async def create_server(
     except SettingsError:
         await upstream.aclose()
         await security.aclose()
+        await state.aclose()
         raise
     await server.start()
     for name in ("", SERVICE_NAME):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    return RunningServer(server, port, health_servicer, upstream, minter, security, admission)
+    log.info("state backend: %s", state.name)
+    return RunningServer(
+        server, port, health_servicer, upstream, minter, security, state, idempotency, admission
+    )
 
 
 async def serve_until_signalled(running: RunningServer, grace: float) -> None:

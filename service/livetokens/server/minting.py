@@ -161,19 +161,15 @@ class Minter:
         caller = identity.caller
         if not request.request_id:
             return await self._mint(effective, caller=caller, deadline=deadline, rate=rate), True
-        fresh = False
 
-        def mint_once() -> Awaitable[ts.Token]:
-            nonlocal fresh
-            fresh = True
-            return self._mint(effective, caller=caller, deadline=deadline, rate=rate)
+        def mint_once(shared_deadline: float | None) -> Awaitable[ts.Token]:
+            return self._mint(effective, caller=caller, deadline=shared_deadline, rate=rate)
 
         # Keyed by the caller and the request as sent, so that a policy reload between
         # a call and its retry does not turn the retry into REQUEST_ID_REUSED.
-        token = await self._idempotency.run(
-            caller, request, mint_once, ttl=self._remaining_session_window
+        return await self._idempotency.run(
+            caller, request, mint_once, ttl=self._remaining_session_window, deadline=deadline
         )
-        return token, fresh
 
     def _check(
         self, request: ts.TokenRequest, identity: Identity
@@ -209,18 +205,19 @@ class Minter:
         """Account for a refusal: a caller's fault costs a token from its rate-limit
         bucket (CALLER_FAULTS), and every refusal gets its audit record."""
         if failure.reason in CALLER_FAULTS:
-            self._charge(identity)
+            await self._charge(identity)
         await self.record_refusal(request, identity, failure)
 
-    def _charge(self, identity: Identity) -> None:
+    async def _charge(self, identity: Identity) -> None:
         if self._rate_limiter is None or self._policies is None:
             return
         policy = self._policies.current().for_caller(identity.caller)
         if policy is None or policy.rate is None:
             return
-        # An empty bucket raises RATE_LIMITED: the refusal itself stands.
+        # An empty bucket raises RATE_LIMITED (an unreachable shared store
+        # STATE_UNAVAILABLE): the refusal itself stands either way.
         with contextlib.suppress(Failure):
-            self._rate_limiter.acquire(identity.caller, policy.rate)
+            await self._rate_limiter.acquire(identity.caller, policy.rate)
 
     async def record_refusal(
         self, request: ts.TokenRequest, identity: Identity, failure: Failure
@@ -283,7 +280,7 @@ class Minter:
         rate: Rate | None = None,
     ) -> ts.Token:
         if rate is not None and self._rate_limiter is not None:
-            self._rate_limiter.acquire(caller, rate)
+            await self._rate_limiter.acquire(caller, rate, deadline=deadline)
         started = time.monotonic()
         translation = await self._offload(request, tr.translate, request, now=self._clock())
         name = await self._endpoint.create_token(translation.body, deadline=deadline)
