@@ -111,4 +111,9 @@ class Fleet:
 
     def logs(self) -> str:
         """Every replica's log, for assertion messages."""
-        return "\n".join(r.log.read_text(errors="replace")[-4000:] for r in self.replicas)
+        parts = []
+        for replica in self.replicas:
+            text = replica.log.read_text(errors="replace")
+            start = text.find("Traceback")
+            parts.append(text[start : start + 6000] if start >= 0 else text[-4000:])
+        return "\n".join(parts)

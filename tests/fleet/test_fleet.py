@@ -157,7 +157,7 @@ async def test_killing_redis_mid_load_refuses_with_state_unavailable_and_never_d
                 except grpc.aio.AioRpcError as exc:
                     seen = refusal(exc)
                     refused[f"{seen.code.name}/{seen.reason}"] += 1
-                    assert seen.retry_delay is not None, seen
+                    assert seen.retry_delay is not None, (seen, fleet.logs())
                     return False
                 names[request_id].add(token.name)
                 return True
