@@ -261,6 +261,20 @@ def test_the_throttle_admits_a_burst_then_counts_and_summarises() -> None:
     ]
 
 
+def test_authenticated_callers_behind_one_proxy_are_throttled_apart() -> None:
+    """Refusals of known callers count per caller, not per (shared sidecar) address."""
+    throttle = RefusalThrottle(rate=1, burst=2, clock=lambda: 0.0)
+    for caller in ("bearer:a", "bearer:b"):
+        identity = Identity(caller, "proxy", "ipv4:127.0.0.1:1")
+        assert [throttle.admit(identity, "POLICY_DENIED")[0] for _ in range(3)] == [
+            True,
+            True,
+            False,
+        ]
+    summaries = throttle.due(everything=True)
+    assert [(s["caller"], s["count"]) for s in summaries] == [("bearer:a", 1), ("bearer:b", 1)]
+
+
 async def test_a_flood_of_refusals_from_one_peer_is_summarised_in_the_log(
     start_server: StartServer, write_policy: WritePolicy, tmp_path: pathlib.Path
 ) -> None:
