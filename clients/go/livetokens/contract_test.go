@@ -37,9 +37,9 @@ func requireEnv(t *testing.T, name string) string {
 
 func contractClient(t *testing.T) *livetokens.Client {
 	t.Helper()
-	client, err := livetokens.Dial(requireEnv(t, "LIVETOKENS_TARGET"), livetokens.WithInsecure())
+	client, err := livetokens.NewClient(requireEnv(t, "LIVETOKENS_TARGET"), livetokens.WithInsecure())
 	if err != nil {
-		t.Fatalf("Dial: %v", err)
+		t.Fatalf("NewClient: %v", err)
 	}
 	t.Cleanup(func() { _ = client.Close() })
 	return client
