@@ -171,3 +171,63 @@ def test_typescript_tarball_consumer(tmp_path: pathlib.Path) -> None:
     (tmp_path / "mint.ts").write_text(code_block(text, "ts"))
     run([str(tmp_path / "node_modules/.bin/tsc"), "-p", "."], tmp_path, env)
     check_output(run(["node", "build/mint.js"], tmp_path, env))
+
+
+CONSUMER_POM = """<?xml version="1.0" encoding="UTF-8"?>
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>com.example</groupId>
+  <artifactId>minter</artifactId>
+  <version>1</version>
+  <properties>
+    <project.build.sourceEncoding>UTF-8</project.build.sourceEncoding>
+    <maven.compiler.release>17</maven.compiler.release>
+  </properties>
+  <dependencies>
+{dependency}
+  </dependencies>
+  <build>
+    <plugins>
+      <plugin>
+        <groupId>org.apache.maven.plugins</groupId>
+        <artifactId>maven-compiler-plugin</artifactId>
+        <version>3.14.0</version>
+        <configuration>
+          <compilerArgs><arg>-Xlint:all</arg><arg>-Werror</arg></compilerArgs>
+        </configuration>
+      </plugin>
+      <plugin>
+        <groupId>org.apache.maven.plugins</groupId>
+        <artifactId>maven-resources-plugin</artifactId>
+        <version>3.3.1</version>
+      </plugin>
+      <plugin>
+        <groupId>org.apache.maven.plugins</groupId>
+        <artifactId>maven-dependency-plugin</artifactId>
+        <version>2.8</version>
+      </plugin>
+    </plugins>
+  </build>
+</project>
+"""
+
+
+@pytest.mark.timeout(TIMEOUT)
+def test_java_maven_consumer(tmp_path: pathlib.Path) -> None:
+    """mvn install per the README, a fresh Maven project depends on it, javac -Werror, it runs."""
+    text = readme("java")
+    env = consumer_env()
+    shell(install_block(text), tmp_path, env)
+    (tmp_path / "pom.xml").write_text(CONSUMER_POM.format(dependency=code_block(text, "xml")))
+    example = code_block(text, "java")
+    package = re.search(r"^package ([\w.]+);", example, re.M)
+    name = re.search(r"^public (?:final )?class (\w+)", example, re.M)
+    assert package, "the example has no package"
+    assert name, "the example has no public class"
+    source = tmp_path / "src/main/java" / package[1].replace(".", "/") / f"{name[1]}.java"
+    source.parent.mkdir(parents=True)
+    source.write_text(example)
+    mvn = ["mvn", "-B", "-q", "-ntp"]
+    run([*mvn, "compile", "dependency:build-classpath", "-Dmdep.outputFile=cp.txt"], tmp_path, env)
+    classpath = f"target/classes{os.pathsep}{(tmp_path / 'cp.txt').read_text().strip()}"
+    check_output(run(["java", "-cp", classpath, f"{package[1]}.{name[1]}"], tmp_path, env))
