@@ -146,19 +146,15 @@ class Minter:
         caller = identity.caller
         if not request.request_id:
             return await self._mint(effective, caller=caller, deadline=deadline, rate=rate), True
-        fresh = False
 
-        def mint_once() -> Awaitable[ts.Token]:
-            nonlocal fresh
-            fresh = True
-            return self._mint(effective, caller=caller, deadline=deadline, rate=rate)
+        def mint_once(shared_deadline: float | None) -> Awaitable[ts.Token]:
+            return self._mint(effective, caller=caller, deadline=shared_deadline, rate=rate)
 
         # Keyed by the caller and the request as sent, so that a policy reload between
         # a call and its retry does not turn the retry into REQUEST_ID_REUSED.
-        token = await self._idempotency.run(
-            caller, request, mint_once, ttl=self._remaining_session_window
+        return await self._idempotency.run(
+            caller, request, mint_once, ttl=self._remaining_session_window, deadline=deadline
         )
-        return token, fresh
 
     def _now(self) -> str:
         return tr.rfc3339(self._clock())
@@ -169,6 +165,13 @@ class Minter:
         """Write the audit record of a refusal. The refusal stands even when the record
         cannot be written (nothing was handed out), so that failure is only logged."""
         if self._audit is None:
+            return
+        # One peer's refusals are throttled in the log; what was left out is counted
+        # in a `suppressed` summary record (docs/security.md).
+        admitted, due = self._audit.throttle.admit(identity, failure.reason.value)
+        for summary in due:
+            self._audit.submit({"time": self._now(), **summary})
+        if not admitted:
             return
         record = refusal_record(
             time=self._now(), identity=identity, request=request, failure=failure
@@ -224,7 +227,7 @@ class Minter:
         rate: Rate | None = None,
     ) -> ts.Token:
         if rate is not None and self._rate_limiter is not None:
-            self._rate_limiter.acquire(caller, rate)
+            await self._rate_limiter.acquire(caller, rate, deadline=deadline)
         started = time.monotonic()
         translation = tr.translate(request, now=self._clock())
         name = await self._endpoint.create_token(translation.body, deadline=deadline)
