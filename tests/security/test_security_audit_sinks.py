@@ -29,7 +29,7 @@ from livetokens.server.security.audit_records import (
 )
 from livetokens.server.security.identity import Identity
 from livetokens.server.security.policy import hash_secret
-from livetokens.server.settings import SecuritySettings
+from livetokens.server.settings import LimitSettings, SecuritySettings
 from livetokens.v1 import token_service_pb2 as ts
 from livetokens.v1 import token_service_pb2_grpc as ts_grpc
 
@@ -225,8 +225,12 @@ async def test_a_huge_unauthenticated_call_writes_a_small_record(
 ) -> None:
     """Over the wire: the refusal of a ~3.5 MB request writes at most a few KB."""
     audit_path = tmp_path / "audit.jsonl"
+    # The default --max-request-bytes (512 KiB) has gRPC refuse such a request before
+    # livetokens sees it (docs/hardening.md); an operator who raises it still gets
+    # bounded records.
     running = await start_server(
-        security=SecuritySettings(policy_file=write_policy(BEARER_POLICY), audit_log=audit_path)
+        security=SecuritySettings(policy_file=write_policy(BEARER_POLICY), audit_log=audit_path),
+        limits=LimitSettings(max_request_bytes=8 * 1024 * 1024),
     )
     async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
         with pytest.raises(grpc.aio.AioRpcError):
