@@ -40,12 +40,13 @@ check-generated: generate ## Fail when regenerating changes any committed file.
 	  echo "Generated code is stale: run 'make generate' and commit the result." >&2; exit 1; fi
 
 .PHONY: lint
-lint: venv ## buf lint + format check, ruff, mypy.
+lint: venv ## buf lint + format check, ruff, mypy, hadolint (deploy/docker/Dockerfile).
 	$(BUF) lint
 	$(BUF) format --diff --exit-code
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/hadolint deploy/docker/Dockerfile
 
 .PHONY: breaking
 breaking: venv ## Fail on a wire-breaking change against the last accepted contract.
@@ -56,7 +57,7 @@ accept-contract: venv ## Record the current proto as the accepted contract (only
 	$(BUF) build --exclude-source-info -o $(ACCEPTED)
 
 .PHONY: test-python
-test-python: venv ## Python tests: server, emulator, fidelity, Python client.
+test-python: venv deploy-tools ## Python tests: server, emulator, fidelity, Python client, deploy kit.
 	$(VENV)/bin/pytest
 
 .PHONY: test
@@ -78,3 +79,4 @@ generate-tools::
 	@mkdir -p $(TOOLS)/bin
 test-clients::
 include $(wildcard clients/*/client.mk)
+include deploy/deploy.mk
