@@ -15,9 +15,11 @@ from grpc_reflection.v1alpha import reflection
 from livetokens.server.fingerprint import Fingerprinter
 from livetokens.server.idempotency import IdempotencyCache
 from livetokens.server.minting import Minter
+from livetokens.server.security.ratelimit import RateLimiter
 from livetokens.server.security.runtime import Security, build_security
 from livetokens.server.servicer import TokenServicer
 from livetokens.server.settings import Settings, SettingsError
+from livetokens.server.state import StateStore, build_store
 from livetokens.server.upstream import GeminiTokenClient
 from livetokens.v1 import token_service_pb2 as ts
 from livetokens.v1 import token_service_pb2_grpc as ts_grpc
@@ -37,6 +39,8 @@ class RunningServer:
     upstream: GeminiTokenClient
     minter: Minter
     security: Security | None = None
+    state: StateStore | None = None
+    idempotency: IdempotencyCache | None = None
 
     async def stop(self, grace: float | None) -> None:
         """Drain: report NOT_SERVING, refuse new RPCs, let in-flight ones finish
@@ -48,8 +52,14 @@ class RunningServer:
             try:
                 await self.upstream.aclose()
             finally:
-                if self.security is not None:
-                    await self.security.aclose()
+                try:
+                    if self.security is not None:
+                        await self.security.aclose()
+                finally:
+                    if self.idempotency is not None:
+                        await self.idempotency.aclose()
+                    if self.state is not None:
+                        await self.state.aclose()
 
     async def reload(self) -> bool:
         """SIGHUP: reload the policy (an invalid file keeps the old one) and reopen the
@@ -65,7 +75,14 @@ async def create_server(
         raise SettingsError("no Gemini API key: set GEMINI_API_KEY or GEMINI_API_KEY_FILE")
     key = settings.fingerprint_key.reveal().encode() if settings.fingerprint_key else None
     fingerprinter = Fingerprinter(key)
-    security = build_security(settings.listen, settings.security, fingerprint=fingerprinter)
+    state = build_store(settings.state)
+    security = build_security(
+        settings.listen,
+        settings.security,
+        fingerprint=fingerprinter,
+        rate_limiter=RateLimiter(store=state),
+    )
+    idempotency = IdempotencyCache(state, lease=settings.state.lease)
     upstream = GeminiTokenClient(settings.upstream, settings.api_key.reveal(), transport=transport)
     if fingerprinter.ephemeral:
         log.warning(
@@ -77,13 +94,18 @@ async def create_server(
         base_url=settings.upstream.base_url,
         api_version=settings.upstream.api_version,
         fingerprinter=fingerprinter,
-        idempotency=IdempotencyCache(settings.idempotency_capacity),
+        idempotency=idempotency,
         policies=security.policies,
         rate_limiter=security.rate_limiter,
         audit=security.audit,
         audit_fail_open=settings.security.audit_fail_open,
     )
-    server = grpc.aio.server(maximum_concurrent_rpcs=settings.max_concurrent_rpcs)
+    server = grpc.aio.server(
+        maximum_concurrent_rpcs=settings.max_concurrent_rpcs,
+        # gRPC's default on Linux, stated because `--workers N` relies on it: N processes
+        # bind one port and the kernel spreads connections over them.
+        options=[("grpc.so_reuseport", 1)],
+    )
     ts_grpc.add_TokenServiceServicer_to_server(
         TokenServicer(minter, security.authenticator), server
     )
@@ -97,11 +119,15 @@ async def create_server(
     except SettingsError:
         await upstream.aclose()
         await security.aclose()
+        await state.aclose()
         raise
     await server.start()
     for name in ("", SERVICE_NAME):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    return RunningServer(server, port, health_servicer, upstream, minter, security)
+    log.info("state backend: %s", state.name)
+    return RunningServer(
+        server, port, health_servicer, upstream, minter, security, state, idempotency
+    )
 
 
 async def serve_until_signalled(running: RunningServer, grace: float) -> None:

@@ -1,4 +1,4 @@
-"""The `livetokens` command: `serve`, `mint` and `emulator`."""
+"""The `livetokens` command: `serve`, `mint`, `emulator` and `demo`."""
 
 from __future__ import annotations
 
@@ -28,8 +28,9 @@ log = logging.getLogger("livetokens")
 BANNER = """
 ************************************************************************************
 *  livetokens is running against the BUNDLED UPSTREAM EMULATOR at {url}
-*  because GEMINI_API_KEY (or GEMINI_API_KEY_FILE) is not set.
-*  Tokens it mints are NOT valid at Google. Set GEMINI_API_KEY to mint real tokens.
+*  because --emulator (LIVETOKENS_EMULATOR=true) was given.
+*  Tokens it mints are NOT valid at Google. Set GEMINI_API_KEY (and drop --emulator)
+*  to mint real tokens.
 ************************************************************************************
 """
 
@@ -65,8 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser(
         "serve",
         help="run the gRPC server",
-        description="Run the livetokens gRPC server. Without GEMINI_API_KEY it starts the "
-        "bundled upstream emulator and says so loudly.",
+        description="Run the livetokens gRPC server. It needs GEMINI_API_KEY (or "
+        "GEMINI_API_KEY_FILE); with --emulator instead it starts the bundled upstream "
+        "emulator, whose tokens Google rejects, and says so loudly.",
         epilog=_epilog(environ_doc()),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -80,6 +82,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--port-file", help="write the bound port to this file once serving (for scripts)"
     )
     serve.add_argument(
+        "--emulator",
+        action="store_true",
+        default=None,
+        help="start the bundled upstream emulator and mint from it (development; its tokens "
+        "are NOT valid at Google). Without it, a missing GEMINI_API_KEY stops start-up",
+    )
+    serve.add_argument(
         "--emulator-model-latency",
         action="append",
         default=[],
@@ -87,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="with the bundled emulator: delay answers for MODEL (repeatable; for tests)",
     )
     _add_security_arguments(serve)
+    _add_state_arguments(serve)
 
     mint = sub.add_parser(
         "mint",
@@ -164,6 +174,18 @@ def build_parser() -> argparse.ArgumentParser:
     from livetokens.emulator import add_arguments
 
     add_arguments(emulator)
+
+    demo = sub.add_parser(
+        "demo",
+        help="the whole flow on loopback: emulator (TLS) + livetokens, mint, a Live session",
+        description="Start the emulator over TLS and livetokens in front of it, mint a "
+        "token through livetokens, and hold a short text session on the token's "
+        "websocket_url, printing each step. Secrets are shown only as fingerprints. "
+        "Needs the 'cryptography' package (pip install 'livetokens[demo]').",
+    )
+    demo.add_argument(
+        "--text", default="Hello, Live API!", help="what the app says in its one turn"
+    )
     return parser
 
 
@@ -187,6 +209,14 @@ def _add_security_arguments(serve: argparse.ArgumentParser) -> None:
         default=None,
         metavar="ADDR_OR_CIDR",
         help="a proxy (mesh sidecar) whose identity header is trusted (repeatable)",
+    )
+    group.add_argument(
+        "--insecure-trust-wide-proxy-ranges",
+        dest="trust_wide_proxy_ranges",
+        action="store_true",
+        default=None,
+        help="accept --trusted-proxy ranges wider than /8 (IPv4) or /32 (IPv6), /0 included: "
+        "anyone inside them can claim any identity",
     )
     group.add_argument(
         "--identity-header",
@@ -221,6 +251,43 @@ def _add_security_arguments(serve: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_state_arguments(serve: argparse.ArgumentParser) -> None:
+    """The `serve` flags of docs/state.md; each also has a LIVETOKENS_* variable."""
+    group = serve.add_argument_group("shared state and workers (docs/state.md)")
+    group.add_argument(
+        "--state",
+        help="memory (default; per process) or redis://[USER@]HOST:PORT/DB, rediss://... "
+        "(TLS): where idempotency entries and rate buckets live. The ACL user's password "
+        "comes from LIVETOKENS_STATE_PASSWORD(_FILE)",
+    )
+    group.add_argument(
+        "--state-failure-mode",
+        choices=("closed", "local"),
+        help="when Redis is down or slow: closed (default) refuses with STATE_UNAVAILABLE; "
+        "local carries on with per-process deduplication and limits (logged and counted)",
+    )
+    group.add_argument(
+        "--state-lease", help="seconds a mint's claim outlives a replica that died (default 5)"
+    )
+    group.add_argument("--state-timeout", help="cap in seconds on one Redis call (default 0.5)")
+    group.add_argument(
+        "--idempotency-max-bytes",
+        help="byte bound of the in-memory idempotency entries (default 64 MiB)",
+    )
+    group.add_argument(
+        "--workers",
+        help="server processes sharing the listen port with SO_REUSEPORT (default 1); "
+        "more than 1 needs --state redis://... or --accept-per-worker-state",
+    )
+    group.add_argument(
+        "--accept-per-worker-state",
+        action="store_true",
+        default=None,
+        help="allow --workers N > 1 with the memory backend: each worker then deduplicates "
+        "only its own retries and gives each caller the full rate (N x the policy rate)",
+    )
+
+
 def _hash_secret(args: argparse.Namespace) -> int:
     from livetokens.server.security.policy import hash_secret
 
@@ -238,7 +305,9 @@ def _hash_secret(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `livetokens` command."""
-    args = build_parser().parse_args(argv)
+    raw = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(raw)
+    args.raw_argv = raw[1:] if raw and raw[0] == "serve" else raw
     logging.basicConfig(
         level=logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
@@ -255,6 +324,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_mint(args)
         if args.command == "hash-secret":
             return _hash_secret(args)
+        if args.command == "demo":
+            from livetokens.server.demo import main as demo_main
+
+            return demo_main(args.text)
         from livetokens.emulator import run_from_args
 
         asyncio.run(run_from_args(args))
@@ -283,17 +356,18 @@ def _model_latencies(items: Sequence[str]) -> dict[str, float]:
 async def upstream_for(
     settings: Settings, model_latency: dict[str, float]
 ) -> AsyncIterator[Settings]:
-    """``settings`` as given when it has an API key; otherwise pointed at a fresh
-    in-process emulator on loopback with a random key."""
-    if settings.api_key is not None:
+    """``settings`` as given when it has an API key; with ``security.emulator`` (and only
+    then) pointed at a fresh in-process emulator on loopback with a random key.
+
+    Raises SettingsError when there is no key and no explicit emulator request, so a
+    production process whose key secret failed to mount never hands out fake tokens.
+    """
+    check_upstream(settings)
+    if not settings.security.emulator:
         if model_latency:
-            raise SettingsError("--emulator-model-latency only applies to the bundled emulator")
+            raise SettingsError("--emulator-model-latency only applies with --emulator")
         yield settings
         return
-    if settings.upstream.base_url != GOOGLE_BASE_URL:
-        raise SettingsError(
-            "an upstream URL was given but no API key: set GEMINI_API_KEY or GEMINI_API_KEY_FILE"
-        )
     from livetokens.emulator import Emulator, EmulatorConfig
 
     key = "emulator-" + secrets.token_hex(16)
@@ -304,6 +378,44 @@ async def upstream_for(
             settings,
             api_key=Secret(key),
             upstream=dataclasses.replace(settings.upstream, base_url=emulator.base_url),
+        )
+
+
+def check_workers(settings: Settings) -> None:
+    """Refuse N > 1 workers on per-process state unless the operator accepted it."""
+    state = settings.state
+    if state.backend != "memory":
+        return
+    if not state.accept_per_worker_state:
+        raise SettingsError(
+            f"--workers {state.workers} with the memory state backend would keep "
+            "idempotency entries and rate limits PER WORKER: a retry balanced to another "
+            f"worker mints a second token, and each caller gets {state.workers}x its rate. "
+            "Use --state redis://..., or pass --accept-per-worker-state to accept that"
+        )
+    log.warning(
+        "%d workers with the memory state backend: idempotency and rate limits are per "
+        "worker (a retry on another worker mints again; callers get %dx their rate)",
+        state.workers,
+        state.workers,
+    )
+
+
+def check_upstream(settings: Settings) -> None:
+    """Refuse a server that would have no real upstream key, or an ambiguous request."""
+    emulator = settings.security.emulator
+    if emulator and settings.api_key is not None:
+        raise SettingsError(
+            "--emulator (LIVETOKENS_EMULATOR) and GEMINI_API_KEY/GEMINI_API_KEY_FILE are both "
+            "set: drop one (the emulator's tokens are not valid at Google)"
+        )
+    if emulator and settings.upstream.base_url != GOOGLE_BASE_URL:
+        raise SettingsError("--emulator and an upstream URL were both given: drop one")
+    if not emulator and settings.api_key is None:
+        raise SettingsError(
+            "no Gemini API key: set GEMINI_API_KEY or GEMINI_API_KEY_FILE (for development "
+            "without a key, pass --emulator or LIVETOKENS_EMULATOR=true to mint from the "
+            "bundled emulator, whose tokens Google rejects)"
         )
 
 
@@ -329,10 +441,27 @@ async def _serve(args: argparse.Namespace) -> int:
                 "audit_log",
                 "audit_fsync",
                 "audit_fail_open",
+                "state",
+                "state_failure_mode",
+                "state_lease",
+                "state_timeout",
+                "idempotency_max_bytes",
+                "workers",
+                "accept_per_worker_state",
+                "emulator",
+                "trust_wide_proxy_ranges",
             )
         },
     )
     logging.getLogger().setLevel(settings.log_level)
+    if settings.state.workers > 1:
+        from livetokens.server.workers import supervise
+
+        check_workers(settings)
+        async with upstream_for(
+            settings, _model_latencies(args.emulator_model_latency)
+        ) as effective:
+            return await supervise(effective, args)
     async with upstream_for(settings, _model_latencies(args.emulator_model_latency)) as effective:
         running = await create_server(effective)
         host = effective.listen.rpartition(":")[0]
