@@ -41,9 +41,12 @@ burst = 1
 
 
 def records(path: pathlib.Path) -> list[dict[str, Any]]:
-    """Every record in the audit file, asserting one JSON object per line."""
-    lines = path.read_text().splitlines()
-    return [json.loads(line) for line in lines]
+    """Every decision record in the audit file (not anchors, stop or reload records),
+    without its MAC, asserting one JSON object per line."""
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    return [
+        {k: v for k, v in r.items() if k not in ("mac", "chain")} for r in lines if "type" not in r
+    ]
 
 
 # --- the log itself ------------------------------------------------------------------------
@@ -117,8 +120,13 @@ async def test_a_failed_write_raises_and_the_next_one_starts_on_a_new_line(
     path.write_bytes(bytes(sink))  # what the failed write left on "disk"
     await audit.write({"n": 2})
     await audit.aclose()
-    last = bytes(sink).split(b"\n")[-2]
-    assert json.loads(last) == {"seq": 2, "n": 2}
+    lines = bytes(sink).split(b"\n")
+    assert lines[-1] == b""
+    assert json.loads(lines[-2])["type"] == "stop"
+    last = {k: v for k, v in json.loads(lines[-3]).items() if k not in ("mac", "chain")}
+    assert last == {"seq": 1, "n": 2}
+    # Nothing was ever written whole, so the log starts over with its start anchor.
+    assert json.loads(lines[-4])["reason"] == "start"
 
 
 async def test_reopen_follows_log_rotation(tmp_path: pathlib.Path) -> None:
@@ -357,8 +365,12 @@ def test_the_documented_record_format_matches_real_records() -> None:
     assert len(examples) == 2
     identity = Identity("c", "bearer", "ipv4:10.0.0.1:1", "sha256:0123456789ab")
     token = ts.Token(fingerprint="hmac-sha256:00", model="models/m", uses=1)
-    grant = {"seq": 1} | grant_record(
-        time="t", identity=identity, request=ts.TokenRequest(), token=token, deduplicated=False
+    grant = (
+        {"seq": 1, "chain": "c"}
+        | grant_record(
+            time="t", identity=identity, request=ts.TokenRequest(), token=token, deduplicated=False
+        )
+        | {"mac": "m"}
     )
     failure = Failure(
         Reason.POLICY_DENIED,
@@ -366,8 +378,10 @@ def test_the_documented_record_format_matches_real_records() -> None:
         metadata={"rule": "max_uses"},
         field_violations=[FieldViolation("uses", "too many")],
     )
-    refusal = {"seq": 2} | refusal_record(
-        time="t", identity=identity, request=ts.TokenRequest(), failure=failure
+    refusal = (
+        {"seq": 2, "chain": "c"}
+        | refusal_record(time="t", identity=identity, request=ts.TokenRequest(), failure=failure)
+        | {"mac": "m"}
     )
     for example, real in zip(examples, [grant, refusal], strict=True):
         assert example.keys() == real.keys() - (
@@ -395,7 +409,7 @@ async def test_a_call_cancelled_while_minting_is_recorded(
                 await asyncio.sleep(0.01)
             pending.cancel()
             path = tmp_path / "audit.jsonl"
-            while not path.read_text():  # noqa: ASYNC110 - the record is written in the background
+            while not records(path):  # noqa: ASYNC110 - the record is written in the background
                 await asyncio.sleep(0.01)
     (record,) = records(path)
     assert (record["caller"], record["decision"]) == ("bearer:app", "cancelled")

@@ -7,11 +7,12 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import os
 import pathlib
 import re
 import secrets
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import timedelta
 
 from livetokens.server.settings import (
@@ -48,6 +49,23 @@ def parse_span(text: str) -> timedelta:
         raise argparse.ArgumentTypeError(f"not a duration: {text!r} (use e.g. 90s, 30m, 1h)")
     hours, minutes, seconds = match.groups()
     return timedelta(hours=int(hours or 0), minutes=int(minutes or 0), seconds=float(seconds or 0))
+
+
+EVENT_LOOPS = ("uvloop", "asyncio")
+
+
+def event_loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop]:
+    """The loop `serve` runs on. uvloop (libuv) costs less CPU per mint than asyncio's
+    own loop (docs/benchmarks.md); ``asyncio`` keeps the standard library's."""
+    if name == "asyncio":
+        return asyncio.new_event_loop
+    if name == "uvloop":
+        import uvloop
+
+        return uvloop.new_event_loop
+    raise SettingsError(
+        f"LIVETOKENS_EVENT_LOOP must be one of {', '.join(EVENT_LOOPS)}, got {name!r}"
+    )
 
 
 def _epilog(env: dict[str, str]) -> str:
@@ -87,6 +105,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="start the bundled upstream emulator and mint from it (development; its tokens "
         "are NOT valid at Google). Without it, a missing GEMINI_API_KEY stops start-up",
+    )
+    serve.add_argument(
+        "--event-loop",
+        choices=EVENT_LOOPS,
+        default=None,
+        help="asyncio event loop (default uvloop; env LIVETOKENS_EVENT_LOOP)",
     )
     serve.add_argument(
         "--emulator-model-latency",
@@ -164,6 +188,25 @@ def build_parser() -> argparse.ArgumentParser:
     hash_secret.add_argument(
         "--generate", action="store_true", help="generate a new 256-bit secret instead"
     )
+
+    audit = sub.add_parser(
+        "audit",
+        help="check an audit log's hash chain",
+        description="Audit log tools (docs/security.md, 'Tamper evidence').",
+    )
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    verify = audit_sub.add_parser(
+        "verify",
+        help="check that an audit log (or its rotated files, oldest first) is intact",
+        description="Check every record's keyed hash and its place in the chain, and name "
+        "the first broken or missing record. The key is LIVETOKENS_AUDIT_KEY(_FILE), else "
+        "the one derived from LIVETOKENS_FINGERPRINT_KEY(_FILE), as the server used. "
+        "Exit status: 0 intact; 1 broken (edited, reordered, deleted or inserted record, "
+        "or a line cut off); 2 usage error, unreadable file or no key; 3 intact but a run "
+        "ends without its stop record (the server is still running or crashed, or records "
+        "were cut off the end).",
+    )
+    verify.add_argument("files", nargs="+", metavar="FILE", help="audit log file(s)")
 
     emulator = sub.add_parser(
         "emulator",
@@ -303,6 +346,43 @@ def _hash_secret(args: argparse.Namespace) -> int:
     return 0
 
 
+def _audit_verify(args: argparse.Namespace) -> int:
+    import os
+
+    from livetokens.server.security.audit_chain import EXIT_USAGE, derive_key, verify
+    from livetokens.server.settings import secret_from_env
+
+    audit_key = secret_from_env(os.environ, "LIVETOKENS_AUDIT_KEY")
+    fingerprint_key = secret_from_env(os.environ, "LIVETOKENS_FINGERPRINT_KEY")
+    key, _ = derive_key(
+        audit_key.reveal().encode() if audit_key else None,
+        fingerprint_key.reveal().encode() if fingerprint_key else None,
+    )
+    if not key:
+        print(
+            "livetokens audit verify: no key: set LIVETOKENS_AUDIT_KEY(_FILE) or "
+            "LIVETOKENS_FINGERPRINT_KEY(_FILE) as the server had them",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    paths = [pathlib.Path(f) for f in args.files]
+    try:
+        report = verify(paths, key)
+    except OSError as exc:
+        print(
+            f"livetokens audit verify: cannot read {exc.filename}: {exc.strerror}", file=sys.stderr
+        )
+        return EXIT_USAGE
+    if report.problem is not None:
+        print(f"BROKEN: {report.problem}", file=sys.stderr)
+        print(f"{report.records} records verified before it", file=sys.stderr)
+    else:
+        for end in report.open_ends:
+            print(f"OPEN END: {end}", file=sys.stderr)
+        print(f"OK: {report.records} records, chain intact")
+    return report.exit_code
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `livetokens` command."""
     raw = list(sys.argv[1:] if argv is None else argv)
@@ -317,13 +397,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         if args.command == "serve":
-            return asyncio.run(_serve(args))
+            loop = args.event_loop or os.environ.get("LIVETOKENS_EVENT_LOOP", "uvloop")
+            with asyncio.Runner(loop_factory=event_loop_factory(loop)) as runner:
+                return runner.run(_serve(args))
         if args.command == "mint":
             from livetokens.server.mint_command import run_mint
 
             return run_mint(args)
         if args.command == "hash-secret":
             return _hash_secret(args)
+        if args.command == "audit":
+            return _audit_verify(args)
         if args.command == "demo":
             from livetokens.server.demo import main as demo_main
 
