@@ -116,8 +116,9 @@ class Stack:
         return grpc.aio.insecure_channel(f"127.0.0.1:{self.port}")
 
     def audit_records(self) -> list[dict[str, object]]:
-        """The audit log's records so far."""
-        return [json.loads(line) for line in self.audit.read_text().splitlines() if line]
+        """The audit log's decision records so far (not its chain or summary records)."""
+        lines = self.audit.read_text().splitlines()
+        return [r for r in map(json.loads, filter(None, lines)) if "decision" in r]
 
 
 async def wait_listening(port: int, proc: Child) -> None:
