@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import os
 import pathlib
 import re
 import secrets
@@ -87,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="with the bundled emulator: delay answers for MODEL (repeatable; for tests)",
     )
     _add_security_arguments(serve)
+    _add_observability_arguments(serve)
 
     mint = sub.add_parser(
         "mint",
@@ -221,6 +223,73 @@ def _add_security_arguments(serve: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_observability_arguments(serve: argparse.ArgumentParser) -> None:
+    """The `serve` flags of README "Deploying"; each also has a LIVETOKENS_* variable."""
+    group = serve.add_argument_group("admin, drain, logs, traces, connections (README: Deploying)")
+    group.add_argument(
+        "--admin-listen",
+        help="plaintext HTTP HOST:PORT for /livez /readyz /metrics (default 127.0.0.1:8081; "
+        "in a pod give the pod IP or 0.0.0.0; 'off' disables)",
+    )
+    group.add_argument(
+        "--health-listen",
+        help="plaintext gRPC HOST:PORT serving only grpc.health.v1, for Kubernetes grpc "
+        "probes (default 127.0.0.1:8082; 'off' disables)",
+    )
+    group.add_argument(
+        "--admin-port-file",
+        help="write 'HTTP_PORT HEALTH_PORT' (0 when off) to this file once serving (for scripts)",
+    )
+    group.add_argument(
+        "--drain-delay",
+        type=float,
+        help="seconds readiness reports NOT_SERVING after SIGTERM while calls are still "
+        "accepted (default 5)",
+    )
+    group.add_argument(
+        "--grace-period",
+        type=float,
+        help="seconds in-flight mints get once the listener stops (default 10)",
+    )
+    group.add_argument("--log-format", choices=("text", "json"), help="default text")
+    group.add_argument(
+        "--otlp-endpoint",
+        help="OTLP/gRPC collector URL for traces, e.g. http://otel-collector:4317 "
+        "(default $OTEL_EXPORTER_OTLP_ENDPOINT; none: no traces)",
+    )
+    group.add_argument(
+        "--keepalive-time", type=float, help="seconds between keepalive pings (default 60)"
+    )
+    group.add_argument(
+        "--max-connection-age",
+        type=float,
+        help="seconds before a connection is sent GOAWAY, +-10%% jitter (default 300; 0 off)",
+    )
+    group.add_argument(
+        "--max-connection-age-grace",
+        type=float,
+        help="seconds calls on a GOAWAY'd connection get (default 30)",
+    )
+    group.add_argument(
+        "--policy-poll-interval",
+        type=float,
+        help="seconds between checks of the policy file for changes (default 5; 0: SIGHUP only)",
+    )
+
+
+_OBSERVABILITY_FLAGS = (
+    "admin_listen",
+    "health_listen",
+    "drain_delay",
+    "log_format",
+    "otlp_endpoint",
+    "keepalive_time",
+    "max_connection_age",
+    "max_connection_age_grace",
+    "policy_poll_interval",
+)
+
+
 def _hash_secret(args: argparse.Namespace) -> int:
     from livetokens.server.security.policy import hash_secret
 
@@ -239,6 +308,9 @@ def _hash_secret(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `livetokens` command."""
     args = build_parser().parse_args(argv)
+    # grpc-core logs to stderr on its own, outside Python logging (and so outside
+    # --log-format json): only its errors, unless the operator asks for more.
+    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
     logging.basicConfig(
         level=logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
@@ -329,10 +401,14 @@ async def _serve(args: argparse.Namespace) -> int:
                 "audit_log",
                 "audit_fsync",
                 "audit_fail_open",
+                *_OBSERVABILITY_FLAGS,
+                "grace_period",
             )
         },
     )
-    logging.getLogger().setLevel(settings.log_level)
+    from livetokens.server import logs
+
+    logs.configure(settings.observability.log_format, settings.log_level)
     async with upstream_for(settings, _model_latencies(args.emulator_model_latency)) as effective:
         running = await create_server(effective)
         host = effective.listen.rpartition(":")[0]
@@ -344,8 +420,17 @@ async def _serve(args: argparse.Namespace) -> int:
             effective.upstream.base_url,
             effective.upstream.api_version,
         )
+        if running.admin is not None:
+            log.info("admin: %s", running.admin.describe())
+            if args.admin_port_file:
+                ports = f"{running.admin.http_port or 0} {running.admin.health_port or 0}\n"
+                pathlib.Path(args.admin_port_file).write_text(ports)  # noqa: ASYNC240
         if args.port_file:
             # A few bytes, once, at start-up: blocking the loop here is harmless.
             pathlib.Path(args.port_file).write_text(f"{running.port}\n")  # noqa: ASYNC240
-        await serve_until_signalled(running, effective.grace_period)
+        await serve_until_signalled(
+            running,
+            effective.grace_period,
+            drain_delay=effective.observability.drain_delay,
+        )
     return 0

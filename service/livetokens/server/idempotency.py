@@ -47,6 +47,16 @@ class IdempotencyCache:
     def __len__(self) -> int:
         return len(self._entries)
 
+    def approx_bytes(self) -> int:
+        """Roughly the memory the remembered tokens hold: their serialized size plus
+        the keys (for the metrics; O(entries), read at scrape time)."""
+        total = 0
+        for (caller, request_id), entry in list(self._entries.items()):
+            total += len(caller) + len(request_id) + len(entry.digest)
+            if entry.task.done() and not entry.task.cancelled() and not entry.task.exception():
+                total += entry.task.result().ByteSize()
+        return total
+
     async def run(
         self,
         caller: str,

@@ -18,12 +18,12 @@ from typing import Any, Protocol
 
 from google.protobuf import timestamp_pb2
 
+from livetokens.server import logs
 from livetokens.server import translate as tr
 from livetokens.server.errors import Failure, Reason, internal_failure, invalid_request
 from livetokens.server.fingerprint import Fingerprinter
 from livetokens.server.idempotency import IdempotencyCache
 from livetokens.server.security.audit import (
-    AuditLog,
     AuditUnavailable,
     cancel_record,
     grant_record,
@@ -41,6 +41,12 @@ from livetokens.server.validation import validate
 from livetokens.v1 import token_service_pb2 as ts
 
 log = logging.getLogger(__name__)
+
+
+class AuditSink(Protocol):
+    """What the use case needs from the audit log (AuditLog, or a wrapper that times it)."""
+
+    async def write(self, record: dict[str, Any]) -> None: ...
 
 
 class TokenEndpoint(Protocol):
@@ -69,7 +75,7 @@ class Minter:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         policies: PolicyStore | None = None,
         rate_limiter: RateLimiter | None = None,
-        audit: AuditLog | None = None,
+        audit: AuditSink | None = None,
         audit_fail_open: bool = False,
     ) -> None:
         """``policies`` None: no policy (anything the contract allows); ``rate_limiter``
@@ -241,6 +247,7 @@ class Minter:
             api_version=self._api_version,
             model=translation.model,
         )
+        logs.update_call(fingerprint=token.fingerprint)
         log.info(
             "minted token fingerprint=%s caller=%s uses=%d model=%s lock=%s expire_time=%s "
             "latency_ms=%.1f",

@@ -18,7 +18,7 @@ import logging
 import random
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -57,6 +57,28 @@ def redact(text: str, *secrets: str) -> str:
     return text
 
 
+# The metrics hook: (attempt number from 1, status class, seconds) after each HTTP attempt.
+AttemptObserver = Callable[[int, str, float], None]
+
+
+def connection_limits(settings: UpstreamSettings) -> httpx.Limits:
+    """The pool limits for Google's endpoint."""
+    return httpx.Limits(
+        max_connections=settings.max_connections,
+        max_keepalive_connections=settings.max_connections,
+        keepalive_expiry=30.0,
+    )
+
+
+def default_transport(settings: UpstreamSettings) -> httpx.AsyncBaseTransport:
+    """The transport ``settings.transport`` names, with the pool limits."""
+    limits = connection_limits(settings)
+    if settings.transport == "aiohttp":
+        transport: httpx.AsyncBaseTransport = httpx_aiohttp.AiohttpTransport(limits=limits)
+        return transport
+    return httpx.AsyncHTTPTransport(limits=limits)
+
+
 class GeminiTokenClient:
     """Mints tokens at Google (or the emulator). One instance, one shared AsyncClient."""
 
@@ -66,20 +88,16 @@ class GeminiTokenClient:
         api_key: str,
         *,
         transport: httpx.AsyncBaseTransport | None = None,
+        observe: AttemptObserver | None = None,
     ) -> None:
+        """``transport`` None: :func:`default_transport`; ``observe`` is called after
+        every HTTP attempt (metrics)."""
         self._settings = settings
         self._api_key = api_key
-        limits = httpx.Limits(
-            max_connections=settings.max_connections,
-            max_keepalive_connections=settings.max_connections,
-            keepalive_expiry=30.0,
-        )
+        self._observe = observe
+        limits = connection_limits(settings)
         if transport is None:
-            transport = (
-                httpx_aiohttp.AiohttpTransport(limits=limits)
-                if settings.transport == "aiohttp"
-                else httpx.AsyncHTTPTransport(limits=limits)
-            )
+            transport = default_transport(settings)
         self._client = httpx.AsyncClient(
             base_url=settings.base_url.rstrip("/"),
             transport=transport,
@@ -113,17 +131,21 @@ class GeminiTokenClient:
         last: Failure | None = None
         for attempt in range(1, attempts + 1):
             timeout = self._timeout(deadline)
+            started = time.monotonic()
             try:
                 response = await self._client.post(self._path, content=content, timeout=timeout)
             except httpx.TimeoutException as exc:
+                self._observed(attempt, "timeout", started)
                 if isinstance(exc, httpx.ConnectTimeout) and not _budget_expired(deadline):
                     # httpx-aiohttp also reports dropped connections as ConnectTimeout.
                     last = self._unreachable(exc)
                 else:
                     raise self._timed_out(deadline) from exc
             except httpx.TransportError as exc:
+                self._observed(attempt, "error", started)
                 last = self._unreachable(exc)
             else:
+                self._observed(attempt, f"{response.status_code // 100}xx", started)
                 if response.status_code == 200:
                     return self._token_name(response)
                 failure = self._error_failure(response)
@@ -149,6 +171,10 @@ class GeminiTokenClient:
             await asyncio.sleep(delay)
         assert last is not None
         raise last
+
+    def _observed(self, attempt: int, status_class: str, started: float) -> None:
+        if self._observe is not None:
+            self._observe(attempt, status_class, time.monotonic() - started)
 
     def _timeout(self, deadline: float | None) -> httpx.Timeout:
         read = self._settings.read_timeout
