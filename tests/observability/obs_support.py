@@ -37,7 +37,8 @@ async def health_status(port: int, service: str = "") -> str:
 
 async def scrape(running: RunningServer) -> str:
     """The /metrics text of ``running``'s admin listener."""
-    assert running.admin is not None and running.admin.http_port is not None
+    assert running.admin is not None
+    assert running.admin.http_port is not None
     status, text = await http_get(running.admin.http_port, "/metrics")
     assert status == 200
     return text

@@ -371,7 +371,14 @@ async def upstream_for(
     key = "emulator-" + secrets.token_hex(16)
     config = EmulatorConfig(api_keys=frozenset({key}), model_latency=model_latency)
     async with Emulator(config) as emulator:
-        print(BANNER.format(url=emulator.base_url), file=sys.stderr, flush=True)
+        if settings.observability.log_format == "json":
+            log.warning(
+                "livetokens is running against the BUNDLED UPSTREAM EMULATOR at %s because "
+                "GEMINI_API_KEY is not set: tokens it mints are NOT valid at Google",
+                emulator.base_url,
+            )
+        else:
+            print(BANNER.format(url=emulator.base_url), file=sys.stderr, flush=True)
         yield dataclasses.replace(
             settings,
             api_key=Secret(key),
