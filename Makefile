@@ -26,8 +26,9 @@ $(STAMP): pyproject.toml clients/python/pyproject.toml
 venv: $(STAMP) ## Create .venv with the server, the Python client and the dev tools.
 
 .PHONY: run
-run: venv ## Start livetokens on 127.0.0.1:50051, plaintext, no caller auth (bundled emulator when GEMINI_API_KEY is unset).
-	$(VENV)/bin/livetokens serve --listen 127.0.0.1:50051 --insecure-no-auth
+run: venv ## Start livetokens on 127.0.0.1:50051, plaintext, no caller auth (with --emulator when GEMINI_API_KEY is unset).
+	@if [ -z "$${GEMINI_API_KEY:-}$${GEMINI_API_KEY_FILE:-}" ]; then set -- --emulator; fi; \
+	  set -x; $(VENV)/bin/livetokens serve --listen 127.0.0.1:50051 --insecure-no-auth "$$@"
 
 .PHONY: generate
 generate:: venv generate-tools ## Regenerate every client's code from proto/ (pinned local plugins).
@@ -55,9 +56,26 @@ breaking: venv ## Fail on a wire-breaking change against the last accepted contr
 accept-contract: venv ## Record the current proto as the accepted contract (only when releasing a change on purpose).
 	$(BUF) build --exclude-source-info -o $(ACCEPTED)
 
+# The Node scenario of tests/e2e (@google/genai pinned in package.json + package-lock.json);
+# npm ci runs again only when either file changes.
+NPM ?= npm
+E2E_NODE := tests/e2e/node
+E2E_NODE_STAMP := $(E2E_NODE)/node_modules/.npm-ci-stamp
+
+$(E2E_NODE_STAMP): $(E2E_NODE)/package.json $(E2E_NODE)/package-lock.json
+	cd $(E2E_NODE) && $(NPM) ci --no-audit --no-fund
+	touch $@
+
+.PHONY: e2e-node-deps
+e2e-node-deps: $(E2E_NODE_STAMP) ## Install the Node end-to-end scenario's pinned @google/genai.
+
 .PHONY: test-python
-test-python: venv ## Python tests: server, emulator, fidelity, Python client.
+test-python: venv $(E2E_NODE_STAMP) ## Python tests: server, emulator, fidelity, e2e (with the Node scenario), Python client.
 	$(VENV)/bin/pytest
+
+.PHONY: demo
+demo: venv ## The whole flow in one command: emulator (TLS) + livetokens, mint, a Live text session.
+	$(VENV)/bin/livetokens demo
 
 .PHONY: test
 test: lint check-generated breaking test-python test-clients ## Everything CI runs.

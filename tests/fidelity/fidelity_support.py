@@ -480,10 +480,16 @@ def request_messages() -> list[Descriptor]:
 
 
 def request_enums() -> list[EnumDescriptor]:
-    """Every enum declared in the livetokens.v1 request files."""
-    enums = list(lc.DESCRIPTOR.enum_types_by_name.values())
-    enums += list(ts.DESCRIPTOR.enum_types_by_name.values())
-    return sorted(enums, key=lambda e: e.full_name)
+    """Every enum a field of a request message has (not ErrorReason, which only errors use)."""
+    enums = {
+        field.enum_type.full_name: field.enum_type
+        for message in request_messages()
+        for field in message.fields
+        if field.enum_type is not None
+    }
+    declared = list(lc.DESCRIPTOR.enum_types_by_name) + list(ts.DESCRIPTOR.enum_types_by_name)
+    assert len(enums) == len(declared) - 1, "a declared enum is neither in requests nor ErrorReason"
+    return sorted(enums.values(), key=lambda e: e.full_name)
 
 
 def _field(message: Descriptor, key: str) -> FieldDescriptor:

@@ -69,7 +69,8 @@ async def draining_process(
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GEMINI_", "LIVETOKENS_"))}
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "livetokens.server", "serve",
-        "--listen", "127.0.0.1:0", "--insecure-no-auth", "--port-file", str(port_file),
+        "--listen", "127.0.0.1:0", "--insecure-no-auth", "--emulator",
+        "--port-file", str(port_file),
         "--admin-listen", "127.0.0.1:0", "--health-listen", "127.0.0.1:0",
         "--admin-port-file", str(admin_file), "--drain-delay", "1.5", "--grace-period", "10",
         "--log-format", "json", "--emulator-model-latency", f"{SLOW}=2",

@@ -65,13 +65,23 @@ async def test_mints_upstream_audit_idempotency_and_policy_are_measured(
 
     text = await scrape(running)
     model = MODEL
-    assert value(text, "livetokens_mints_total", caller="app", model=model, outcome="OK") == 3
-    assert value(text, "livetokens_mints_total", caller="app", outcome="INVALID_REQUEST") == 1
-    assert value(text, "livetokens_mints_total", caller="limited", outcome="OK") == 1
-    assert value(text, "livetokens_mints_total", caller="limited", outcome="RATE_LIMITED") == 1
+    assert (
+        value(text, "livetokens_mints_total", caller="bearer:app", model=model, outcome="OK") == 3
+    )
+    assert (
+        value(text, "livetokens_mints_total", caller="bearer:app", outcome="INVALID_REQUEST") == 1
+    )
+    assert value(text, "livetokens_mints_total", caller="bearer:limited", outcome="OK") == 1
+    assert (
+        value(text, "livetokens_mints_total", caller="bearer:limited", outcome="RATE_LIMITED") == 1
+    )
     assert value(text, "livetokens_mints_total", caller="unknown", outcome="UNAUTHENTICATED") == 1
-    assert label_values(text, "livetokens_mints_total", "caller") == {"app", "limited", "unknown"}
-    assert value(text, "livetokens_rate_limit_refusals_total", caller="limited") == 1
+    assert label_values(text, "livetokens_mints_total", "caller") == {
+        "bearer:app",
+        "bearer:limited",
+        "unknown",
+    }
+    assert value(text, "livetokens_rate_limit_refusals_total", caller="bearer:limited") == 1
     assert value(text, "livetokens_mint_duration_seconds_count") == 7
     assert value(text, "livetokens_mints_in_flight") == 0
     # Upstream: 3 mints reached Google (the repeat did not); one was retried after a 503.

@@ -52,6 +52,11 @@ class PKI:
     no_san_client: Pair
     wrong_ca_client: Pair
     directory: pathlib.Path
+    authority: _Authority
+
+    def issue(self, stem: str, sans: Sequence[x509.GeneralName]) -> Pair:
+        """A new client certificate from the test CA with exactly ``sans``."""
+        return self.authority.issue(stem, sans, self.directory, stem)
 
 
 def _name(common_name: str) -> x509.Name:
@@ -154,6 +159,7 @@ def make_pki(directory: pathlib.Path) -> PKI:
             "impostor", [x509.UniformResourceIdentifier(SPIFFE_ID)], directory, "impostor"
         ),
         directory=directory,
+        authority=ca,
     )
 
 

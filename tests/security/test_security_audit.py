@@ -199,15 +199,15 @@ async def test_every_outcome_is_recorded(
     log = records(tmp_path / "audit.jsonl")
     assert [r["seq"] for r in log] == list(range(1, 10))
     assert [(r["caller"], r["decision"], r.get("reason")) for r in log] == [
-        ("app", "allow", None),
-        ("app", "allow", None),
-        ("app", "deny", "INVALID_REQUEST"),
-        ("app", "deny", "POLICY_DENIED"),
-        ("app", "deny", "REQUEST_ID_REUSED"),
-        ("limited", "allow", None),
-        ("limited", "deny", "RATE_LIMITED"),
+        ("bearer:app", "allow", None),
+        ("bearer:app", "allow", None),
+        ("bearer:app", "deny", "INVALID_REQUEST"),
+        ("bearer:app", "deny", "POLICY_DENIED"),
+        ("bearer:app", "deny", "REQUEST_ID_REUSED"),
+        ("bearer:limited", "allow", None),
+        ("bearer:limited", "deny", "RATE_LIMITED"),
         ("-", "deny", "UNAUTHENTICATED"),
-        ("app", "deny", "UPSTREAM_UNAVAILABLE"),
+        ("bearer:app", "deny", "UPSTREAM_UNAVAILABLE"),
     ]
     first, again = log[0], log[1]
     assert first["token"]["fingerprint"] == granted.fingerprint
@@ -398,5 +398,5 @@ async def test_a_call_cancelled_while_minting_is_recorded(
             while not path.read_text():  # noqa: ASYNC110 - the record is written in the background
                 await asyncio.sleep(0.01)
     (record,) = records(path)
-    assert (record["caller"], record["decision"]) == ("app", "cancelled")
+    assert (record["caller"], record["decision"]) == ("bearer:app", "cancelled")
     assert "token" not in record

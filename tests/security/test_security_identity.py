@@ -67,7 +67,7 @@ def refused(auth: Authenticator, info: CallInfo) -> Unauthenticated:
 def test_a_configured_bearer_secret_names_its_caller() -> None:
     """`authorization: Bearer <secret>` whose SHA-256 is in the policy → that caller."""
     identity = authenticator().authenticate(call([("authorization", f"Bearer {SECRET}")]))
-    assert (identity.caller, identity.method) == ("billing", "bearer")
+    assert (identity.caller, identity.method) == ("bearer:billing", "bearer")
     # The credential label is a prefix of the stored hash, never the secret.
     assert identity.credential == hash_secret(SECRET)[:19]
     assert SECRET not in repr(identity)
@@ -76,7 +76,7 @@ def test_a_configured_bearer_secret_names_its_caller() -> None:
 def test_the_bearer_scheme_is_case_insensitive() -> None:
     """`bearer` and `BEARER` work like `Bearer` (RFC 6750 schemes are case-insensitive)."""
     identity = authenticator().authenticate(call([("authorization", f"bEaReR {SECRET}")]))
-    assert identity.caller == "billing"
+    assert identity.caller == "bearer:billing"
 
 
 @pytest.mark.parametrize(
@@ -195,13 +195,15 @@ def test_the_proxy_header_is_ignored_when_no_proxy_is_configured() -> None:
     refused(authenticator(), call([("x-forwarded-client-cert", XFCC)]))
 
 
-def test_a_configured_header_name_carries_the_identity_verbatim() -> None:
-    """Any header other than XFCC holds the caller id itself."""
-    auth = authenticator(proxies=["127.0.0.0/8", "::1"], header="x-client-id")
+def test_a_configured_header_name_carries_a_namespaced_identity() -> None:
+    """Another header than XFCC holds the caller id: a SPIFFE id or dns: name as it is,
+    anything else as proxy:<value>, so it can never be a bearer caller."""
+    policy = parse_policy(POLICY + '[callers."proxy:billing"]\n')
+    auth = authenticator(policy, proxies=["127.0.0.0/8", "::1"], header="x-client-id")
     identity = auth.authenticate(call([("x-client-id", "dns:api.example.org")]))
     assert identity.caller == "dns:api.example.org"
     ipv6 = auth.authenticate(call([("x-client-id", "billing")], peer="ipv6:[::1]:5000"))
-    assert ipv6.caller == "billing"
+    assert ipv6.caller == "proxy:billing"
 
 
 def test_xfcc_takes_the_last_element_and_handles_quotes() -> None:
@@ -210,7 +212,11 @@ def test_xfcc_takes_the_last_element_and_handles_quotes() -> None:
         'URI=spiffe://a/first;Subject="CN=x, O=\\"y\\""'
         ',Hash=1;Subject="O=a,b;c";URI=spiffe://b/last;DNS=Last.Example.org'
     )
-    assert xfcc_identities(header) == ["spiffe://b/last", "dns:last.example.org"]
+    assert xfcc_identities(header) == ["spiffe://b/last"]
+    assert xfcc_identities("Hash=1;DNS=A.example;DNS=b.example") == [
+        "dns:a.example",
+        "dns:b.example",
+    ]
     assert xfcc_identities("") == []
 
 
@@ -223,12 +229,14 @@ def test_peer_ip_parses_grpc_peer_strings() -> None:
     assert peer_ip("ipv4:nonsense:1") is None
 
 
-def test_certificate_identities_prefer_spiffe_then_dns() -> None:
-    """SPIFFE ids first (peer_spiffe_id, else spiffe:// URIs), then DNS SANs."""
-    ids = certificate_identities(
-        {"peer_uri": [b"https://not-spiffe", b"spiffe://td/x"], "peer_dns": [b"a.example"]}
-    )
-    assert ids == ["spiffe://td/x", "dns:a.example"]
+def test_certificate_identities_a_spiffe_id_excludes_dns_names() -> None:
+    """An SVID's one SPIFFE URI is the only candidate; DNS SANs only without one; a
+    SPIFFE URI beside another URI SAN is not a valid SVID."""
+    ids = certificate_identities({"peer_uri": [b"spiffe://td/x"], "peer_dns": [b"a.example"]})
+    assert ids == ["spiffe://td/x"]
+    assert certificate_identities({"peer_dns": [b"A.example"]}) == ["dns:a.example"]
+    with pytest.raises(ValueError, match="exactly one"):
+        certificate_identities({"peer_uri": [b"https://not-spiffe", b"spiffe://td/x"]})
 
 
 def test_identity_repr_holds_no_secret() -> None:

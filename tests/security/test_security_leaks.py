@@ -4,15 +4,18 @@ detail, no stderr, no metric and no span."""
 
 from __future__ import annotations
 
+import base64
 import io
 import logging
 import pathlib
 import secrets
+import urllib.parse
 import uuid
 from collections.abc import AsyncIterator
 
 import grpc
 import pytest
+from aiohttp import web
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -21,6 +24,7 @@ from sec_support import StartServer, WritePolicy
 
 from livetokens.emulator import Emulator, EmulatorConfig, Fault
 from livetokens.server import RunningServer, logs
+from livetokens.server.redaction import Redactor
 from livetokens.server.security.policy import hash_secret
 from livetokens.server.settings import Secret, SecuritySettings
 from livetokens.v1 import live_config_pb2 as lc
@@ -240,3 +244,162 @@ async def test_the_api_key_and_token_names_never_leak(
         assert APP not in text, f"a bearer secret leaked into {where}"
         for name in names:
             assert name not in text, f"a token name leaked into {where}"
+
+
+# --- a hostile upstream ----------------------------------------------------------------------
+
+HOSTILE_KEY = "HostileCanary-" + secrets.token_hex(16)
+
+
+def key_spellings(key: str) -> list[str]:
+    """How a hostile upstream may spell the key (computed here, not by livetokens)."""
+    raw = key.encode()
+    return [
+        key,
+        key.upper(),
+        key.lower(),
+        key.swapcase(),
+        urllib.parse.quote(key, safe=""),
+        raw.hex(),
+        raw.hex().upper(),
+        base64.b64encode(raw).decode(),
+        base64.b64encode(b"x" + raw).decode(),
+        base64.b64encode(b"xy" + raw).decode(),
+        base64.urlsafe_b64encode(raw).decode().rstrip("="),
+        "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in key),  # full width
+    ]
+
+
+def leaked(text: str, key: str) -> list[str]:
+    """The spellings of ``key`` (or its base64/hex cores) found in ``text``."""
+    raw = key.encode()
+    probes = {key.lower(), raw.hex()}
+    for offset in range(3):
+        encoded = base64.b64encode(b"\0" * offset + raw).decode()
+        probes.add(encoded[4:-4])
+        probes.add(encoded[4:-4].replace("+", "-").replace("/", "_"))
+    return [p for p in probes if p.lower() in text.lower()]
+
+
+def hostile_body(status: int) -> dict[str, object]:
+    """An error body with the key in every field Google's error format has."""
+    every = " | ".join(key_spellings(HOSTILE_KEY))
+    return {
+        "error": {
+            "code": status,
+            "message": f"bad key {every}",
+            "status": HOSTILE_KEY,
+            "details": [
+                {
+                    "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                    "reason": HOSTILE_KEY.upper(),
+                    "domain": HOSTILE_KEY,
+                    "metadata": {"key": HOSTILE_KEY, HOSTILE_KEY: every},
+                },
+                {
+                    "@type": "type.googleapis.com/google.rpc.QuotaFailure",
+                    "violations": [
+                        {"subject": HOSTILE_KEY, "description": every},
+                        {"quotaId": f"q-{HOSTILE_KEY}", "quotaMetric": every},
+                    ],
+                },
+                {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": HOSTILE_KEY},
+                {"@type": "type.googleapis.com/google.rpc.Help", "links": [{"url": every}]},
+            ],
+        }
+    }
+
+
+@pytest.fixture
+async def hostile_upstream() -> AsyncIterator[str]:
+    """An upstream that answers every status with the key echoed everywhere it can,
+    then a 200 whose token name is the key."""
+    statuses = iter([400, 400, 401, 403, 404, 429, 500, 500, 500, 504, 200])
+
+    async def answer(request: web.Request) -> web.Response:
+        status = next(statuses, 200)
+        if status == 200:
+            body: dict[str, object] = {"name": f"auth_tokens/{HOSTILE_KEY}"}
+        else:
+            body = hostile_body(status)
+        return web.json_response(body, status=status, headers={"x-echo": HOSTILE_KEY})
+
+    app = web.Application()
+    app.router.add_post("/{version}/auth_tokens", answer)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+
+
+async def test_a_hostile_upstream_echoing_the_key_everywhere_leaks_nothing(
+    start_server: StartServer,
+    hostile_upstream: str,
+    write_policy: WritePolicy,
+    tmp_path: pathlib.Path,
+    caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """Status, ErrorInfo reason/domain/metadata, QuotaFailure, RetryInfo, Help, the
+    message in every case/encoding, and a token named after the key: none of it reaches
+    a caller, a log record, an audit line or stderr."""
+    for name in LOGGERS:
+        caplog.set_level(logging.DEBUG, logger=name)
+    audit_path = tmp_path / "audit.jsonl"
+    running = await start_server(
+        upstream_url=hostile_upstream,
+        api_key=Secret(HOSTILE_KEY),
+        security=SecuritySettings(policy_file=write_policy(POLICY), audit_log=audit_path),
+        upstream={"max_attempts": 1},
+    )
+    s = Scenario(running)
+    for _ in range(11):
+        await s.call(ts.TokenRequest())
+    assert s.tokens == []
+    assert set(s.reasons) >= {
+        "UPSTREAM_REJECTED_REQUEST",
+        "UPSTREAM_CREDENTIALS_REJECTED",
+        "UPSTREAM_MISCONFIGURED",
+        "UPSTREAM_RATE_LIMITED",
+        "UPSTREAM_UNAVAILABLE",
+        "DEADLINE_EXCEEDED",
+    }
+    await running.stop(1)
+    captured = capfd.readouterr()
+    texts = {
+        "log records": "\n".join(_record_texts(caplog)),
+        "audit log": audit_path.read_text(),
+        "errors": "\n".join(s.error_texts()),
+        "stdout/stderr": captured.out + captured.err,
+    }
+    assert "<redacted>" in texts["errors"]  # the message text got through, scrubbed
+    for where, text in texts.items():
+        assert leaked(text, HOSTILE_KEY) == [], f"the API key leaked into {where}"
+
+
+def test_enum_like_upstream_values_are_kept_only_in_their_strict_form() -> None:
+    """error.status / ErrorInfo.reason: UPPER_SNAKE names pass; anything else is dropped,
+    including an upper-case key that happens to look like a name."""
+    key = "ABCDEFGH_0123456789_SECRET"
+    scrub = Redactor([key])
+    assert scrub.enum("RESOURCE_EXHAUSTED") == "RESOURCE_EXHAUSTED"
+    assert scrub.enum(key) == ""
+    assert scrub.enum(f"X_{key}") == ""
+    assert scrub.enum("lower case") == ""
+    assert scrub.enum("A" * 65) == ""
+    assert scrub.enum(7) == ""
+
+
+@pytest.mark.parametrize("index", range(len(key_spellings(HOSTILE_KEY))))
+def test_free_text_is_scrubbed_of_every_spelling_of_the_key(index: int) -> None:
+    """Any case, percent-encoding, hex, base64 at any alignment, full-width letters."""
+    spelling = key_spellings(HOSTILE_KEY)[index]
+    text = Redactor([HOSTILE_KEY]).text(f"before {spelling} after")
+    assert leaked(text, HOSTILE_KEY) == []
+    assert text.startswith("before ")
+    assert text.endswith(" after")

@@ -121,7 +121,7 @@ def test_credentials_are_matched_by_hash() -> None:
     policy = parse_policy(
         f'[callers.a]\ncredentials = ["{digest.upper().replace("SHA256", "sha256")}"]\n'
     )
-    assert policy.caller_for_secret("y" * 40) == ("a", digest)
+    assert policy.caller_for_secret("y" * 40) == ("bearer:a", digest)
     assert policy.caller_for_secret("z" * 40) is None
 
 
@@ -323,13 +323,13 @@ def test_reload_swaps_the_policy_and_an_invalid_file_keeps_the_old_one(
     store = PolicyStore(write_policy("[callers.a]\nmax_uses = 1\n"))
     before = store.current()
     write_policy("[callers.a]\nmax_uses = 2\n")
-    assert store.reload().callers["a"].max_uses == 2
+    assert store.reload().callers["bearer:a"].max_uses == 2
     kept = store.current()
     write_policy("[callers.a]\nmax_uses = -1\n")
     with pytest.raises(PolicyError, match=r"policy.toml:2: \[callers.\"a\"\] max_uses"):
         store.reload()
     assert store.current() is kept
-    assert before.callers["a"].max_uses == 1  # requests holding the old object keep it
+    assert before.callers["bearer:a"].max_uses == 1  # requests holding the old object keep it
 
 
 def test_an_unreadable_policy_file_is_a_clear_error(tmp_path: pathlib.Path) -> None:

@@ -162,6 +162,6 @@ async def test_the_server_answers_resource_exhausted_with_retry_and_quota_detail
             await stub.MintToken(ts.TokenRequest(), timeout=10, metadata=metadata)
     info = details(caught.value)
     assert (info.code, info.reason) == (grpc.StatusCode.RESOURCE_EXHAUSTED, "RATE_LIMITED")
-    assert info.quota_subjects == ["slow"]
+    assert info.quota_subjects == ["bearer:slow"]
     assert info.retry_delay is not None
     assert timedelta(minutes=59) < info.retry_delay <= timedelta(hours=1)

@@ -302,6 +302,7 @@ async def test_sighup_reloads_the_policy_of_a_running_process(
         "127.0.0.1:0",
         "--policy",
         str(policy),
+        "--emulator",
         "--port-file",
         str(port_file),
         env=env,

@@ -115,3 +115,27 @@ def test_rpc_comment_documents_exactly_the_reasons_the_server_uses() -> None:
 def test_every_reason_has_a_rule() -> None:
     """The error table is total: no Reason without a gRPC code."""
     assert set(errors.TABLE) == set(errors.Reason)
+
+
+def test_error_reason_enum_lists_exactly_the_server_reasons() -> None:
+    """ErrorReason's values minus the ERROR_REASON_ prefix are exactly errors.Reason."""
+    names = [v.name for v in ts.ErrorReason.DESCRIPTOR.values]
+    assert names[0] == "ERROR_REASON_UNSPECIFIED"
+    assert ts.ErrorReason.Value("ERROR_REASON_UNSPECIFIED") == 0
+    assert all(name.startswith("ERROR_REASON_") for name in names)
+    assert {name.removeprefix("ERROR_REASON_") for name in names[1:]} == {
+        r.value for r in errors.Reason
+    }
+
+
+def test_error_reason_comments_state_each_value_s_grpc_code() -> None:
+    """The comment above each ErrorReason value starts with that reason's gRPC code."""
+    proto = (ROOT / "proto/livetokens/v1/token_service.proto").read_text()
+    documented = dict(
+        (name, code)
+        for code, name in re.findall(
+            r"//\s*([A-Z_]+)\.[^\n]*\n(?:\s*//[^\n]*\n)*\s*ERROR_REASON_(\w+)\s*=", proto
+        )
+    )
+    for reason, code in errors.TABLE.items():
+        assert documented[reason.value] == code.name, reason

@@ -34,7 +34,7 @@ def serve_env() -> dict[str, str]:
 
 @pytest.fixture
 async def served(tmp_path: pathlib.Path) -> AsyncIterator[tuple[asyncio.subprocess.Process, int]]:
-    """`livetokens serve` with no key (so: the bundled emulator), on 127.0.0.1:0."""
+    """`livetokens serve --emulator` (no key, the bundled emulator), on 127.0.0.1:0."""
     port_file = tmp_path / "port"
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -44,6 +44,7 @@ async def served(tmp_path: pathlib.Path) -> AsyncIterator[tuple[asyncio.subproce
         "--listen",
         "127.0.0.1:0",
         "--insecure-no-auth",
+        "--emulator",
         "--port-file",
         str(port_file),
         "--emulator-model-latency",
@@ -62,10 +63,10 @@ async def served(tmp_path: pathlib.Path) -> AsyncIterator[tuple[asyncio.subproce
         await process.wait()
 
 
-async def test_serve_without_a_key_uses_the_emulator_and_says_so(
+async def test_serve_with_emulator_uses_the_emulator_and_says_so(
     served: tuple[asyncio.subprocess.Process, int],
 ) -> None:
-    """No GEMINI_API_KEY: the server mints from the bundled emulator and warns loudly."""
+    """--emulator: the server mints from the bundled emulator and warns loudly."""
     process, port = served
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
         token = await ts_grpc.TokenServiceStub(channel).MintToken(ts.TokenRequest(), timeout=5)

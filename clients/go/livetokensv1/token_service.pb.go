@@ -23,6 +23,153 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// ErrorReason lists every `google.rpc.ErrorInfo.reason` that livetokens sends, in
+// the style of `google.api.ErrorReason`, so that callers switch on a constant
+// instead of a string. The errors themselves carry the reason as a string: the
+// value's name without the `ERROR_REASON_` prefix (buf lint requires the prefix),
+// for example `ERROR_REASON_INVALID_REQUEST` is sent as `INVALID_REQUEST`. Each
+// client has a helper that converts between the two. New reasons may be added;
+// treat an unknown reason like `ERROR_REASON_UNSPECIFIED` and go by the gRPC code.
+// The table on `TokenService.MintToken` gives each reason's gRPC code.
+type ErrorReason int32
+
+const (
+	// Not sent by livetokens. What a client reports for an error without an
+	// `ErrorInfo` (for example a deadline that ran out in the client, or a
+	// connection or TLS handshake failure, which is UNAVAILABLE) or with a reason
+	// it does not know. Retry by the gRPC code.
+	ErrorReason_ERROR_REASON_UNSPECIFIED ErrorReason = 0
+	// INVALID_ARGUMENT. The request breaks a documented rule; `google.rpc.BadRequest`
+	// lists every violated field path at once. Do not retry: fix the request.
+	ErrorReason_ERROR_REASON_INVALID_REQUEST ErrorReason = 1
+	// FAILED_PRECONDITION. The caller used `request_id` before for a different
+	// request. Do not retry: use a new id.
+	ErrorReason_ERROR_REASON_REQUEST_ID_REUSED ErrorReason = 2
+	// INVALID_ARGUMENT. Google refused the translated request (HTTP 400); the
+	// redacted upstream message is included. Do not retry.
+	ErrorReason_ERROR_REASON_UPSTREAM_REJECTED_REQUEST ErrorReason = 3
+	// RESOURCE_EXHAUSTED. Google answered HTTP 429 or 402; `google.rpc.RetryInfo`
+	// and `google.rpc.QuotaFailure` are passed on when Google sent them. Retry
+	// after RetryInfo's delay.
+	ErrorReason_ERROR_REASON_UPSTREAM_RATE_LIMITED ErrorReason = 4
+	// UNAVAILABLE. Google could not be reached, answered 5xx, or sent a malformed
+	// answer, after livetokens' own bounded retries. Retry with backoff.
+	ErrorReason_ERROR_REASON_UPSTREAM_UNAVAILABLE ErrorReason = 5
+	// DEADLINE_EXCEEDED. The caller's deadline ran out before Google answered, or
+	// Google answered 504. Retry with a longer deadline.
+	ErrorReason_ERROR_REASON_DEADLINE_EXCEEDED ErrorReason = 6
+	// INTERNAL. Google refused livetokens' own API key (HTTP 400 API_KEY_INVALID,
+	// 401 or 403): an operator must fix the server's configuration. Do not retry.
+	ErrorReason_ERROR_REASON_UPSTREAM_CREDENTIALS_REJECTED ErrorReason = 7
+	// INTERNAL. Google answered 404 or another unexpected 4xx: the server's
+	// upstream URL or API version is wrong. Do not retry.
+	ErrorReason_ERROR_REASON_UPSTREAM_MISCONFIGURED ErrorReason = 8
+	// FAILED_PRECONDITION. Google answered 400 FAILED_PRECONDITION (for example,
+	// no billing in the project's region). Do not retry.
+	ErrorReason_ERROR_REASON_UPSTREAM_FAILED_PRECONDITION ErrorReason = 9
+	// UNAUTHENTICATED. The caller presented no identity, or one that is not
+	// valid. Do not retry: fix the credentials.
+	ErrorReason_ERROR_REASON_UNAUTHENTICATED ErrorReason = 10
+	// PERMISSION_DENIED. The request is outside the caller's policy;
+	// `ErrorInfo.metadata["rule"]` names the rule and `BadRequest` the field. Do
+	// not retry.
+	ErrorReason_ERROR_REASON_POLICY_DENIED ErrorReason = 11
+	// RESOURCE_EXHAUSTED. The caller exceeded its own mint rate. Retry after
+	// `RetryInfo`'s delay.
+	ErrorReason_ERROR_REASON_RATE_LIMITED ErrorReason = 12
+	// UNAVAILABLE. The audit record could not be written, so no token was minted
+	// (fail closed). Retry with backoff.
+	ErrorReason_ERROR_REASON_AUDIT_UNAVAILABLE ErrorReason = 13
+	// INTERNAL. A bug in livetokens; the message is generic and the details are
+	// in the server log. Do not retry.
+	ErrorReason_ERROR_REASON_INTERNAL ErrorReason = 14
+	// INVALID_ARGUMENT. The request bytes do not parse as a TokenRequest. Do not
+	// retry: fix the client.
+	ErrorReason_ERROR_REASON_REQUEST_UNDECODABLE ErrorReason = 15
+	// INVALID_ARGUMENT. The request is over the documented cost budget;
+	// `BadRequest` names the field. Do not retry: send a smaller request.
+	ErrorReason_ERROR_REASON_REQUEST_TOO_LARGE ErrorReason = 16
+	// UNAVAILABLE. Too many mints are in flight on this server (admission
+	// control). Retry after `RetryInfo`'s delay.
+	ErrorReason_ERROR_REASON_OVERLOADED ErrorReason = 17
+	// UNAVAILABLE. The shared state backend (for example Redis) is down or slow,
+	// so no token was minted (fail closed). Retry after `RetryInfo`'s delay.
+	ErrorReason_ERROR_REASON_STATE_UNAVAILABLE ErrorReason = 18
+)
+
+// Enum value maps for ErrorReason.
+var (
+	ErrorReason_name = map[int32]string{
+		0:  "ERROR_REASON_UNSPECIFIED",
+		1:  "ERROR_REASON_INVALID_REQUEST",
+		2:  "ERROR_REASON_REQUEST_ID_REUSED",
+		3:  "ERROR_REASON_UPSTREAM_REJECTED_REQUEST",
+		4:  "ERROR_REASON_UPSTREAM_RATE_LIMITED",
+		5:  "ERROR_REASON_UPSTREAM_UNAVAILABLE",
+		6:  "ERROR_REASON_DEADLINE_EXCEEDED",
+		7:  "ERROR_REASON_UPSTREAM_CREDENTIALS_REJECTED",
+		8:  "ERROR_REASON_UPSTREAM_MISCONFIGURED",
+		9:  "ERROR_REASON_UPSTREAM_FAILED_PRECONDITION",
+		10: "ERROR_REASON_UNAUTHENTICATED",
+		11: "ERROR_REASON_POLICY_DENIED",
+		12: "ERROR_REASON_RATE_LIMITED",
+		13: "ERROR_REASON_AUDIT_UNAVAILABLE",
+		14: "ERROR_REASON_INTERNAL",
+		15: "ERROR_REASON_REQUEST_UNDECODABLE",
+		16: "ERROR_REASON_REQUEST_TOO_LARGE",
+		17: "ERROR_REASON_OVERLOADED",
+		18: "ERROR_REASON_STATE_UNAVAILABLE",
+	}
+	ErrorReason_value = map[string]int32{
+		"ERROR_REASON_UNSPECIFIED":                   0,
+		"ERROR_REASON_INVALID_REQUEST":               1,
+		"ERROR_REASON_REQUEST_ID_REUSED":             2,
+		"ERROR_REASON_UPSTREAM_REJECTED_REQUEST":     3,
+		"ERROR_REASON_UPSTREAM_RATE_LIMITED":         4,
+		"ERROR_REASON_UPSTREAM_UNAVAILABLE":          5,
+		"ERROR_REASON_DEADLINE_EXCEEDED":             6,
+		"ERROR_REASON_UPSTREAM_CREDENTIALS_REJECTED": 7,
+		"ERROR_REASON_UPSTREAM_MISCONFIGURED":        8,
+		"ERROR_REASON_UPSTREAM_FAILED_PRECONDITION":  9,
+		"ERROR_REASON_UNAUTHENTICATED":               10,
+		"ERROR_REASON_POLICY_DENIED":                 11,
+		"ERROR_REASON_RATE_LIMITED":                  12,
+		"ERROR_REASON_AUDIT_UNAVAILABLE":             13,
+		"ERROR_REASON_INTERNAL":                      14,
+		"ERROR_REASON_REQUEST_UNDECODABLE":           15,
+		"ERROR_REASON_REQUEST_TOO_LARGE":             16,
+		"ERROR_REASON_OVERLOADED":                    17,
+		"ERROR_REASON_STATE_UNAVAILABLE":             18,
+	}
+)
+
+func (x ErrorReason) Enum() *ErrorReason {
+	p := new(ErrorReason)
+	*p = x
+	return p
+}
+
+func (x ErrorReason) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ErrorReason) Descriptor() protoreflect.EnumDescriptor {
+	return file_livetokens_v1_token_service_proto_enumTypes[0].Descriptor()
+}
+
+func (ErrorReason) Type() protoreflect.EnumType {
+	return &file_livetokens_v1_token_service_proto_enumTypes[0]
+}
+
+func (x ErrorReason) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ErrorReason.Descriptor instead.
+func (ErrorReason) EnumDescriptor() ([]byte, []int) {
+	return file_livetokens_v1_token_service_proto_rawDescGZIP(), []int{0}
+}
+
 // LockMode selects one of the three ways to lock a token's Live setup.
 type LockMode int32
 
@@ -62,11 +209,11 @@ func (x LockMode) String() string {
 }
 
 func (LockMode) Descriptor() protoreflect.EnumDescriptor {
-	return file_livetokens_v1_token_service_proto_enumTypes[0].Descriptor()
+	return file_livetokens_v1_token_service_proto_enumTypes[1].Descriptor()
 }
 
 func (LockMode) Type() protoreflect.EnumType {
-	return &file_livetokens_v1_token_service_proto_enumTypes[0]
+	return &file_livetokens_v1_token_service_proto_enumTypes[1]
 }
 
 func (x LockMode) Number() protoreflect.EnumNumber {
@@ -75,7 +222,7 @@ func (x LockMode) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use LockMode.Descriptor instead.
 func (LockMode) EnumDescriptor() ([]byte, []int) {
-	return file_livetokens_v1_token_service_proto_rawDescGZIP(), []int{0}
+	return file_livetokens_v1_token_service_proto_rawDescGZIP(), []int{1}
 }
 
 // LockableField names one field of the Live setup that a lock may cover. Each
@@ -189,11 +336,11 @@ func (x LockableField) String() string {
 }
 
 func (LockableField) Descriptor() protoreflect.EnumDescriptor {
-	return file_livetokens_v1_token_service_proto_enumTypes[1].Descriptor()
+	return file_livetokens_v1_token_service_proto_enumTypes[2].Descriptor()
 }
 
 func (LockableField) Type() protoreflect.EnumType {
-	return &file_livetokens_v1_token_service_proto_enumTypes[1]
+	return &file_livetokens_v1_token_service_proto_enumTypes[2]
 }
 
 func (x LockableField) Number() protoreflect.EnumNumber {
@@ -202,7 +349,7 @@ func (x LockableField) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use LockableField.Descriptor instead.
 func (LockableField) EnumDescriptor() ([]byte, []int) {
-	return file_livetokens_v1_token_service_proto_rawDescGZIP(), []int{1}
+	return file_livetokens_v1_token_service_proto_rawDescGZIP(), []int{2}
 }
 
 // TokenRequest asks for one ephemeral token.
@@ -674,7 +821,28 @@ const file_livetokens_v1_token_service_proto_rawDesc = "" +
 	"\vwhole_setup\x18\x01 \x01(\bR\n" +
 	"wholeSetup\x12\x1f\n" +
 	"\vfield_paths\x18\x02 \x03(\tR\n" +
-	"fieldPaths*R\n" +
+	"fieldPaths*\xc3\x05\n" +
+	"\vErrorReason\x12\x1c\n" +
+	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12 \n" +
+	"\x1cERROR_REASON_INVALID_REQUEST\x10\x01\x12\"\n" +
+	"\x1eERROR_REASON_REQUEST_ID_REUSED\x10\x02\x12*\n" +
+	"&ERROR_REASON_UPSTREAM_REJECTED_REQUEST\x10\x03\x12&\n" +
+	"\"ERROR_REASON_UPSTREAM_RATE_LIMITED\x10\x04\x12%\n" +
+	"!ERROR_REASON_UPSTREAM_UNAVAILABLE\x10\x05\x12\"\n" +
+	"\x1eERROR_REASON_DEADLINE_EXCEEDED\x10\x06\x12.\n" +
+	"*ERROR_REASON_UPSTREAM_CREDENTIALS_REJECTED\x10\a\x12'\n" +
+	"#ERROR_REASON_UPSTREAM_MISCONFIGURED\x10\b\x12-\n" +
+	")ERROR_REASON_UPSTREAM_FAILED_PRECONDITION\x10\t\x12 \n" +
+	"\x1cERROR_REASON_UNAUTHENTICATED\x10\n" +
+	"\x12\x1e\n" +
+	"\x1aERROR_REASON_POLICY_DENIED\x10\v\x12\x1d\n" +
+	"\x19ERROR_REASON_RATE_LIMITED\x10\f\x12\"\n" +
+	"\x1eERROR_REASON_AUDIT_UNAVAILABLE\x10\r\x12\x19\n" +
+	"\x15ERROR_REASON_INTERNAL\x10\x0e\x12$\n" +
+	" ERROR_REASON_REQUEST_UNDECODABLE\x10\x0f\x12\"\n" +
+	"\x1eERROR_REASON_REQUEST_TOO_LARGE\x10\x10\x12\x1b\n" +
+	"\x17ERROR_REASON_OVERLOADED\x10\x11\x12\"\n" +
+	"\x1eERROR_REASON_STATE_UNAVAILABLE\x10\x12*R\n" +
 	"\bLockMode\x12\x19\n" +
 	"\x15LOCK_MODE_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rLOCK_MODE_ALL\x10\x01\x12\x18\n" +
@@ -718,33 +886,34 @@ func file_livetokens_v1_token_service_proto_rawDescGZIP() []byte {
 	return file_livetokens_v1_token_service_proto_rawDescData
 }
 
-var file_livetokens_v1_token_service_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_livetokens_v1_token_service_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
 var file_livetokens_v1_token_service_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_livetokens_v1_token_service_proto_goTypes = []any{
-	(LockMode)(0),                 // 0: livetokens.v1.LockMode
-	(LockableField)(0),            // 1: livetokens.v1.LockableField
-	(*TokenRequest)(nil),          // 2: livetokens.v1.TokenRequest
-	(*LiveConstraints)(nil),       // 3: livetokens.v1.LiveConstraints
-	(*Lock)(nil),                  // 4: livetokens.v1.Lock
-	(*Token)(nil),                 // 5: livetokens.v1.Token
-	(*EffectiveLock)(nil),         // 6: livetokens.v1.EffectiveLock
-	(*durationpb.Duration)(nil),   // 7: google.protobuf.Duration
-	(*LiveConfig)(nil),            // 8: livetokens.v1.LiveConfig
-	(*timestamppb.Timestamp)(nil), // 9: google.protobuf.Timestamp
+	(ErrorReason)(0),              // 0: livetokens.v1.ErrorReason
+	(LockMode)(0),                 // 1: livetokens.v1.LockMode
+	(LockableField)(0),            // 2: livetokens.v1.LockableField
+	(*TokenRequest)(nil),          // 3: livetokens.v1.TokenRequest
+	(*LiveConstraints)(nil),       // 4: livetokens.v1.LiveConstraints
+	(*Lock)(nil),                  // 5: livetokens.v1.Lock
+	(*Token)(nil),                 // 6: livetokens.v1.Token
+	(*EffectiveLock)(nil),         // 7: livetokens.v1.EffectiveLock
+	(*durationpb.Duration)(nil),   // 8: google.protobuf.Duration
+	(*LiveConfig)(nil),            // 9: livetokens.v1.LiveConfig
+	(*timestamppb.Timestamp)(nil), // 10: google.protobuf.Timestamp
 }
 var file_livetokens_v1_token_service_proto_depIdxs = []int32{
-	7,  // 0: livetokens.v1.TokenRequest.lifetime:type_name -> google.protobuf.Duration
-	7,  // 1: livetokens.v1.TokenRequest.new_session_window:type_name -> google.protobuf.Duration
-	3,  // 2: livetokens.v1.TokenRequest.constraints:type_name -> livetokens.v1.LiveConstraints
-	4,  // 3: livetokens.v1.TokenRequest.lock:type_name -> livetokens.v1.Lock
-	8,  // 4: livetokens.v1.LiveConstraints.config:type_name -> livetokens.v1.LiveConfig
-	0,  // 5: livetokens.v1.Lock.mode:type_name -> livetokens.v1.LockMode
-	1,  // 6: livetokens.v1.Lock.additional_fields:type_name -> livetokens.v1.LockableField
-	9,  // 7: livetokens.v1.Token.expire_time:type_name -> google.protobuf.Timestamp
-	9,  // 8: livetokens.v1.Token.new_session_expire_time:type_name -> google.protobuf.Timestamp
-	6,  // 9: livetokens.v1.Token.lock:type_name -> livetokens.v1.EffectiveLock
-	2,  // 10: livetokens.v1.TokenService.MintToken:input_type -> livetokens.v1.TokenRequest
-	5,  // 11: livetokens.v1.TokenService.MintToken:output_type -> livetokens.v1.Token
+	8,  // 0: livetokens.v1.TokenRequest.lifetime:type_name -> google.protobuf.Duration
+	8,  // 1: livetokens.v1.TokenRequest.new_session_window:type_name -> google.protobuf.Duration
+	4,  // 2: livetokens.v1.TokenRequest.constraints:type_name -> livetokens.v1.LiveConstraints
+	5,  // 3: livetokens.v1.TokenRequest.lock:type_name -> livetokens.v1.Lock
+	9,  // 4: livetokens.v1.LiveConstraints.config:type_name -> livetokens.v1.LiveConfig
+	1,  // 5: livetokens.v1.Lock.mode:type_name -> livetokens.v1.LockMode
+	2,  // 6: livetokens.v1.Lock.additional_fields:type_name -> livetokens.v1.LockableField
+	10, // 7: livetokens.v1.Token.expire_time:type_name -> google.protobuf.Timestamp
+	10, // 8: livetokens.v1.Token.new_session_expire_time:type_name -> google.protobuf.Timestamp
+	7,  // 9: livetokens.v1.Token.lock:type_name -> livetokens.v1.EffectiveLock
+	3,  // 10: livetokens.v1.TokenService.MintToken:input_type -> livetokens.v1.TokenRequest
+	6,  // 11: livetokens.v1.TokenService.MintToken:output_type -> livetokens.v1.Token
 	11, // [11:12] is the sub-list for method output_type
 	10, // [10:11] is the sub-list for method input_type
 	10, // [10:10] is the sub-list for extension type_name
@@ -764,7 +933,7 @@ func file_livetokens_v1_token_service_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_livetokens_v1_token_service_proto_rawDesc), len(file_livetokens_v1_token_service_proto_rawDesc)),
-			NumEnums:      2,
+			NumEnums:      3,
 			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   1,

@@ -37,7 +37,8 @@ type TokenServiceClient interface {
 	// Mints one ephemeral token.
 	//
 	// Every error carries a `google.rpc.ErrorInfo` whose `domain` is
-	// `livetokens.v1.TokenService` and whose `reason` is one of the values below.
+	// `livetokens.v1.TokenService` and whose `reason` is one of the values below
+	// (the `ErrorReason` enum, without its `ERROR_REASON_` prefix).
 	// Messages never contain the API key or a token.
 	//
 	// | gRPC code           | ErrorInfo.reason              | When                                                              | Retry?                    |
@@ -55,7 +56,14 @@ type TokenServiceClient interface {
 	// | PERMISSION_DENIED   | POLICY_DENIED                 | The request is outside the caller's policy; `ErrorInfo.metadata["rule"]` names the rule, and `BadRequest` the field. | No. |
 	// | RESOURCE_EXHAUSTED  | RATE_LIMITED                  | The caller exceeded its own mint rate; `RetryInfo` says when to retry. | After RetryInfo's delay. |
 	// | UNAVAILABLE         | AUDIT_UNAVAILABLE             | The audit record could not be written, so no token was minted (fail closed). | Yes, with backoff. |
+	// | INVALID_ARGUMENT    | REQUEST_UNDECODABLE           | The request bytes do not parse as a TokenRequest.                 | No: fix the client.       |
+	// | INVALID_ARGUMENT    | REQUEST_TOO_LARGE             | The request is over the documented cost budget; `BadRequest` names the field. | No: send less. |
+	// | UNAVAILABLE         | OVERLOADED                    | Too many mints are in flight on this server (admission control); `RetryInfo` says when to retry. | After RetryInfo's delay. |
+	// | UNAVAILABLE         | STATE_UNAVAILABLE             | The shared state backend (for example Redis) is down or slow, so no token was minted (fail closed); `RetryInfo` says when to retry. | After RetryInfo's delay. |
 	// | INTERNAL            | INTERNAL                      | A bug in livetokens. The message is generic; details are in the server log. | No. |
+	//
+	// The `ErrorReason` enum lists the same reasons as constants: the reason string
+	// on the wire is the enum value's name without its `ERROR_REASON_` prefix.
 	//
 	// buf lint exception: the design card names this RPC `MintToken(TokenRequest)
 	// returns (Token)`; see buf.yaml.
@@ -95,7 +103,8 @@ type TokenServiceServer interface {
 	// Mints one ephemeral token.
 	//
 	// Every error carries a `google.rpc.ErrorInfo` whose `domain` is
-	// `livetokens.v1.TokenService` and whose `reason` is one of the values below.
+	// `livetokens.v1.TokenService` and whose `reason` is one of the values below
+	// (the `ErrorReason` enum, without its `ERROR_REASON_` prefix).
 	// Messages never contain the API key or a token.
 	//
 	// | gRPC code           | ErrorInfo.reason              | When                                                              | Retry?                    |
@@ -113,7 +122,14 @@ type TokenServiceServer interface {
 	// | PERMISSION_DENIED   | POLICY_DENIED                 | The request is outside the caller's policy; `ErrorInfo.metadata["rule"]` names the rule, and `BadRequest` the field. | No. |
 	// | RESOURCE_EXHAUSTED  | RATE_LIMITED                  | The caller exceeded its own mint rate; `RetryInfo` says when to retry. | After RetryInfo's delay. |
 	// | UNAVAILABLE         | AUDIT_UNAVAILABLE             | The audit record could not be written, so no token was minted (fail closed). | Yes, with backoff. |
+	// | INVALID_ARGUMENT    | REQUEST_UNDECODABLE           | The request bytes do not parse as a TokenRequest.                 | No: fix the client.       |
+	// | INVALID_ARGUMENT    | REQUEST_TOO_LARGE             | The request is over the documented cost budget; `BadRequest` names the field. | No: send less. |
+	// | UNAVAILABLE         | OVERLOADED                    | Too many mints are in flight on this server (admission control); `RetryInfo` says when to retry. | After RetryInfo's delay. |
+	// | UNAVAILABLE         | STATE_UNAVAILABLE             | The shared state backend (for example Redis) is down or slow, so no token was minted (fail closed); `RetryInfo` says when to retry. | After RetryInfo's delay. |
 	// | INTERNAL            | INTERNAL                      | A bug in livetokens. The message is generic; details are in the server log. | No. |
+	//
+	// The `ErrorReason` enum lists the same reasons as constants: the reason string
+	// on the wire is the enum value's name without its `ERROR_REASON_` prefix.
 	//
 	// buf lint exception: the design card names this RPC `MintToken(TokenRequest)
 	// returns (Token)`; see buf.yaml.

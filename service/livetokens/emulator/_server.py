@@ -9,6 +9,7 @@ import logging
 import re
 import secrets
 import socket
+import ssl
 import struct
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from aiohttp import web
 from livetokens.emulator import _errors as errors
 from livetokens.emulator._errors import GoogleError
 from livetokens.emulator._faults import Fault, FaultKind, FaultQueue, duration_json
+from livetokens.emulator._live import INSPECT_PATH, LIVE_PATH, LiveService, LiveSession
 from livetokens.emulator._validate import decode_body, validate
 
 log = logging.getLogger("livetokens.emulator")
@@ -62,7 +64,9 @@ class EmulatorConfig:
     ``bidiGenerateContentSetup.model`` is the key (with or without ``models/``).
     ``seed``: seeds the error-rate draws. ``clock``: "now" for defaults and the
     20-hour limit. ``history_limit``: keep at most this many captured requests and
-    stored tokens (oldest dropped); None keeps everything.
+    stored tokens (oldest dropped); None keeps everything. ``expiry_check_interval``:
+    how often (seconds) an open Live session compares ``clock`` with its token's
+    expiry, so a test that moves an injected clock sees the session closed soon after.
     """
 
     api_keys: frozenset[str] = frozenset()
@@ -72,6 +76,7 @@ class EmulatorConfig:
     seed: int | None = None
     clock: Callable[[], datetime] = _utc_now
     history_limit: int | None = None
+    expiry_check_interval: float = 0.05
 
     def __post_init__(self) -> None:
         keys: Iterable[str] = self.api_keys
@@ -86,6 +91,8 @@ class EmulatorConfig:
         object.__setattr__(self, "model_latency", MappingProxyType(normalized))
         if self.history_limit is not None and self.history_limit < 1:
             raise ValueError("history_limit must be at least 1 (or None)")
+        if self.expiry_check_interval <= 0:
+            raise ValueError("expiry_check_interval must be positive")
 
 
 @dataclass(frozen=True)
@@ -154,6 +161,10 @@ class Emulator:
     give an HTTP client or SDK (no version, no trailing slash). Minted tokens are
     recorded in ``emu.tokens``, every request in ``emu.requests``, and
     ``emu.faults`` scripts failures. Tokens it mints are not valid at Google.
+
+    The same port serves the Live WebSocket that accepts those tokens (``_live``), and
+    ``emu.live_sessions`` records each connection. With ``ssl_context`` the emulator
+    speaks TLS only (``https``/``wss``), as google-genai's Live client requires.
     """
 
     def __init__(
@@ -163,11 +174,19 @@ class Emulator:
         host: str = "127.0.0.1",
         port: int = 0,
         shutdown_timeout: float = 2.0,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.config = config or EmulatorConfig()
         self.faults = FaultQueue(self.config.seed)
         self.tokens: dict[str, StoredToken] = {}
         self.requests: list[CapturedRequest] = []
+        self.live = LiveService(
+            tokens=self.tokens,
+            clock=self.config.clock,
+            fingerprint=fingerprint,
+            check_interval=self.config.expiry_check_interval,
+        )
+        self._ssl_context = ssl_context
         self._host = host
         self._requested_port = port
         self._shutdown_timeout = shutdown_timeout
@@ -187,7 +206,7 @@ class Emulator:
         # hold ?key=. The emulator logs its own redacted line per request instead.
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=self._shutdown_timeout)
         await runner.setup()
-        site = web.TCPSite(runner, self._host, self._requested_port)
+        site = web.TCPSite(runner, self._host, self._requested_port, ssl_context=self._ssl_context)
         try:
             await site.start()
         except BaseException:
@@ -203,6 +222,7 @@ class Emulator:
         runner, self._runner = self._runner, None
         if runner is not None:
             self._closing.set()
+            await self.live.close_all()
             await runner.cleanup()
 
     async def __aenter__(self) -> Emulator:
@@ -226,13 +246,35 @@ class Emulator:
 
     @property
     def base_url(self) -> str:
-        """``http://host:port``, with no API version and no trailing slash."""
+        """``http://host:port`` (``https`` with TLS), no API version, no trailing slash."""
         host = f"[{self._host}]" if ":" in self._host else self._host
-        return f"http://{host}:{self.port}"
+        scheme = "https" if self._ssl_context is not None else "http"
+        return f"{scheme}://{host}:{self.port}"
+
+    @property
+    def live_sessions(self) -> list[LiveSession]:
+        """Every Live WebSocket connection so far, oldest first (never a token name)."""
+        return self.live.sessions
+
+    def websocket_url(self, api_version: str = "v1alpha") -> str:
+        """The ``BidiGenerateContentConstrained`` URL on this emulator (``wss`` with TLS)."""
+        scheme = "wss" if self._ssl_context is not None else "ws"
+        rest = self.base_url.partition("://")[2]
+        return (
+            f"{scheme}://{rest}/ws/google.ai.generativelanguage.{api_version}."
+            "GenerativeService.BidiGenerateContentConstrained"
+        )
 
     # Request handling ------------------------------------------------------------------
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
+        live = LIVE_PATH.fullmatch(request.path)
+        if live is not None:
+            self._record_upgrade(request, live["version"])
+            return await self.live.handle(request, live["version"], live["method"])
+        if request.path == INSPECT_PATH and request.method == "GET":
+            # The emulator's own route (not Google's): what each Live session got.
+            return await self.live.inspect(request)
         loop = asyncio.get_running_loop()
         started = loop.time()
         received_at = self.config.clock()
@@ -389,6 +431,23 @@ class Emulator:
         if not isinstance(model, str):
             return 0.0
         return self.config.model_latency.get(_strip_models(model), 0.0)
+
+    def _record_upgrade(self, request: web.Request, version: str) -> None:
+        self._record(
+            CapturedRequest(
+                method=request.method,
+                path=request.path,
+                query=_redacted(dict(request.query), _SECRET_QUERY),
+                headers=_redacted(
+                    {k.lower(): v for k, v in request.headers.items()}, _SECRET_HEADERS
+                ),
+                body_json=None,
+                api_key_fingerprint=None,
+                api_version=version,
+                status=101,
+                received_at=self.config.clock(),
+            )
+        )
 
     def _record(self, captured: CapturedRequest) -> None:
         self.requests.append(captured)

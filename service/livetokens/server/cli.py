@@ -1,4 +1,4 @@
-"""The `livetokens` command: `serve`, `mint` and `emulator`."""
+"""The `livetokens` command: `serve`, `mint`, `emulator` and `demo`."""
 
 from __future__ import annotations
 
@@ -29,8 +29,9 @@ log = logging.getLogger("livetokens")
 BANNER = """
 ************************************************************************************
 *  livetokens is running against the BUNDLED UPSTREAM EMULATOR at {url}
-*  because GEMINI_API_KEY (or GEMINI_API_KEY_FILE) is not set.
-*  Tokens it mints are NOT valid at Google. Set GEMINI_API_KEY to mint real tokens.
+*  because --emulator (LIVETOKENS_EMULATOR=true) was given.
+*  Tokens it mints are NOT valid at Google. Set GEMINI_API_KEY (and drop --emulator)
+*  to mint real tokens.
 ************************************************************************************
 """
 
@@ -66,8 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser(
         "serve",
         help="run the gRPC server",
-        description="Run the livetokens gRPC server. Without GEMINI_API_KEY it starts the "
-        "bundled upstream emulator and says so loudly.",
+        description="Run the livetokens gRPC server. It needs GEMINI_API_KEY (or "
+        "GEMINI_API_KEY_FILE); with --emulator instead it starts the bundled upstream "
+        "emulator, whose tokens Google rejects, and says so loudly.",
         epilog=_epilog(environ_doc()),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -79,6 +81,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--port-file", help="write the bound port to this file once serving (for scripts)"
+    )
+    serve.add_argument(
+        "--emulator",
+        action="store_true",
+        default=None,
+        help="start the bundled upstream emulator and mint from it (development; its tokens "
+        "are NOT valid at Google). Without it, a missing GEMINI_API_KEY stops start-up",
     )
     serve.add_argument(
         "--emulator-model-latency",
@@ -166,6 +175,18 @@ def build_parser() -> argparse.ArgumentParser:
     from livetokens.emulator import add_arguments
 
     add_arguments(emulator)
+
+    demo = sub.add_parser(
+        "demo",
+        help="the whole flow on loopback: emulator (TLS) + livetokens, mint, a Live session",
+        description="Start the emulator over TLS and livetokens in front of it, mint a "
+        "token through livetokens, and hold a short text session on the token's "
+        "websocket_url, printing each step. Secrets are shown only as fingerprints. "
+        "Needs the 'cryptography' package (pip install 'livetokens[demo]').",
+    )
+    demo.add_argument(
+        "--text", default="Hello, Live API!", help="what the app says in its one turn"
+    )
     return parser
 
 
@@ -189,6 +210,14 @@ def _add_security_arguments(serve: argparse.ArgumentParser) -> None:
         default=None,
         metavar="ADDR_OR_CIDR",
         help="a proxy (mesh sidecar) whose identity header is trusted (repeatable)",
+    )
+    group.add_argument(
+        "--insecure-trust-wide-proxy-ranges",
+        dest="trust_wide_proxy_ranges",
+        action="store_true",
+        default=None,
+        help="accept --trusted-proxy ranges wider than /8 (IPv4) or /32 (IPv6), /0 included: "
+        "anyone inside them can claim any identity",
     )
     group.add_argument(
         "--identity-header",
@@ -327,6 +356,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_mint(args)
         if args.command == "hash-secret":
             return _hash_secret(args)
+        if args.command == "demo":
+            from livetokens.server.demo import main as demo_main
+
+            return demo_main(args.text)
         from livetokens.emulator import run_from_args
 
         asyncio.run(run_from_args(args))
@@ -355,17 +388,18 @@ def _model_latencies(items: Sequence[str]) -> dict[str, float]:
 async def upstream_for(
     settings: Settings, model_latency: dict[str, float]
 ) -> AsyncIterator[Settings]:
-    """``settings`` as given when it has an API key; otherwise pointed at a fresh
-    in-process emulator on loopback with a random key."""
-    if settings.api_key is not None:
+    """``settings`` as given when it has an API key; with ``security.emulator`` (and only
+    then) pointed at a fresh in-process emulator on loopback with a random key.
+
+    Raises SettingsError when there is no key and no explicit emulator request, so a
+    production process whose key secret failed to mount never hands out fake tokens.
+    """
+    check_upstream(settings)
+    if not settings.security.emulator:
         if model_latency:
-            raise SettingsError("--emulator-model-latency only applies to the bundled emulator")
+            raise SettingsError("--emulator-model-latency only applies with --emulator")
         yield settings
         return
-    if settings.upstream.base_url != GOOGLE_BASE_URL:
-        raise SettingsError(
-            "an upstream URL was given but no API key: set GEMINI_API_KEY or GEMINI_API_KEY_FILE"
-        )
     from livetokens.emulator import Emulator, EmulatorConfig
 
     key = "emulator-" + secrets.token_hex(16)
@@ -383,6 +417,24 @@ async def upstream_for(
             settings,
             api_key=Secret(key),
             upstream=dataclasses.replace(settings.upstream, base_url=emulator.base_url),
+        )
+
+
+def check_upstream(settings: Settings) -> None:
+    """Refuse a server that would have no real upstream key, or an ambiguous request."""
+    emulator = settings.security.emulator
+    if emulator and settings.api_key is not None:
+        raise SettingsError(
+            "--emulator (LIVETOKENS_EMULATOR) and GEMINI_API_KEY/GEMINI_API_KEY_FILE are both "
+            "set: drop one (the emulator's tokens are not valid at Google)"
+        )
+    if emulator and settings.upstream.base_url != GOOGLE_BASE_URL:
+        raise SettingsError("--emulator and an upstream URL were both given: drop one")
+    if not emulator and settings.api_key is None:
+        raise SettingsError(
+            "no Gemini API key: set GEMINI_API_KEY or GEMINI_API_KEY_FILE (for development "
+            "without a key, pass --emulator or LIVETOKENS_EMULATOR=true to mint from the "
+            "bundled emulator, whose tokens Google rejects)"
         )
 
 
@@ -408,6 +460,8 @@ async def _serve(args: argparse.Namespace) -> int:
                 "audit_log",
                 "audit_fsync",
                 "audit_fail_open",
+                "emulator",
+                "trust_wide_proxy_ranges",
                 *_OBSERVABILITY_FLAGS,
                 "grace_period",
             )

@@ -24,7 +24,10 @@ DOMAIN = "livetokens.v1.TokenService"
 
 
 class Reason(enum.StrEnum):
-    """The `google.rpc.ErrorInfo.reason` values livetokens sends (see the RPC comment)."""
+    """The `google.rpc.ErrorInfo.reason` values livetokens sends (see the RPC comment).
+
+    The proto's `ErrorReason` enum lists the same names with an `ERROR_REASON_` prefix.
+    """
 
     INVALID_REQUEST = "INVALID_REQUEST"
     REQUEST_ID_REUSED = "REQUEST_ID_REUSED"
@@ -40,6 +43,10 @@ class Reason(enum.StrEnum):
     RATE_LIMITED = "RATE_LIMITED"
     AUDIT_UNAVAILABLE = "AUDIT_UNAVAILABLE"
     INTERNAL = "INTERNAL"
+    REQUEST_UNDECODABLE = "REQUEST_UNDECODABLE"
+    REQUEST_TOO_LARGE = "REQUEST_TOO_LARGE"
+    OVERLOADED = "OVERLOADED"
+    STATE_UNAVAILABLE = "STATE_UNAVAILABLE"
 
 
 # The table: each Reason's gRPC code, by the canonical meaning of the codes. The proto's
@@ -62,6 +69,10 @@ TABLE: Mapping[Reason, grpc.StatusCode] = {
     Reason.RATE_LIMITED: grpc.StatusCode.RESOURCE_EXHAUSTED,
     Reason.AUDIT_UNAVAILABLE: grpc.StatusCode.UNAVAILABLE,
     Reason.INTERNAL: grpc.StatusCode.INTERNAL,
+    Reason.REQUEST_UNDECODABLE: grpc.StatusCode.INVALID_ARGUMENT,
+    Reason.REQUEST_TOO_LARGE: grpc.StatusCode.INVALID_ARGUMENT,
+    Reason.OVERLOADED: grpc.StatusCode.UNAVAILABLE,
+    Reason.STATE_UNAVAILABLE: grpc.StatusCode.UNAVAILABLE,
 }
 
 

@@ -81,6 +81,8 @@ class SecuritySettings:
     # Addresses or CIDR ranges of proxies (mesh sidecars) whose identity header is
     # believed. Empty: the header is ignored.
     trusted_proxies: tuple[str, ...] = ()
+    # Accept trusted-proxy ranges wider than /8 (IPv4) or /32 (IPv6), /0 included.
+    trust_wide_proxy_ranges: bool = False
     identity_header: str = "x-forwarded-client-cert"
     # Callers without credentials are accepted as "anonymous". Loopback only unless
     # insecure_allow_non_loopback, which also allows plaintext on other addresses.
@@ -91,6 +93,11 @@ class SecuritySettings:
     audit_fsync: bool = True
     # Return tokens even when their audit record cannot be written (not recommended).
     audit_fail_open: bool = False
+    # HMAC key chaining the audit records. None: derived from the fingerprint key, else
+    # random per process (docs/security.md, "Tamper evidence").
+    audit_key: Secret | None = None
+    # Start the bundled upstream emulator (development only; its tokens fail at Google).
+    emulator: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -267,6 +274,8 @@ _SECURITY_ENV = {
     "audit_log": "LIVETOKENS_AUDIT_LOG",
     "audit_fsync": "LIVETOKENS_AUDIT_FSYNC",
     "audit_fail_open": "LIVETOKENS_AUDIT_FAIL_OPEN",
+    "emulator": "LIVETOKENS_EMULATOR",
+    "trust_wide_proxy_ranges": "LIVETOKENS_INSECURE_TRUST_WIDE_PROXY_RANGES",
 }
 
 
@@ -306,6 +315,9 @@ def _security(env: Mapping[str, str], given: dict[str, object]) -> SecuritySetti
         audit_log=_path(flag_or_env("audit_log")),
         audit_fsync=boolean("audit_fsync"),
         audit_fail_open=boolean("audit_fail_open"),
+        audit_key=secret_from_env(env, "LIVETOKENS_AUDIT_KEY"),
+        emulator=boolean("emulator"),
+        trust_wide_proxy_ranges=boolean("trust_wide_proxy_ranges"),
     )
     if (security.tls_cert is None) != (security.tls_key is None):
         raise SettingsError("TLS needs both a certificate and a key (--tls-cert and --tls-key)")
@@ -391,7 +403,9 @@ def environ_doc() -> dict[str, str]:
     """Environment variables and what they set (for --help and the README)."""
     return {
         "GEMINI_API_KEY / GEMINI_API_KEY_FILE": "Gemini API key, or a file holding it. "
-        "Unset: `serve` starts the bundled emulator instead.",
+        "Required unless LIVETOKENS_EMULATOR is true.",
+        "LIVETOKENS_EMULATOR": "true: start the bundled upstream emulator (development; its "
+        "tokens are NOT valid at Google). Never implied by a missing key.",
         "LIVETOKENS_LISTEN": "gRPC listen address (default 127.0.0.1:50051).",
         "LIVETOKENS_UPSTREAM_URL": f"Token endpoint base URL (default {GOOGLE_BASE_URL}).",
         "LIVETOKENS_API_VERSION": "v1alpha (default) or v1beta.",
@@ -421,6 +435,9 @@ def environ_doc() -> dict[str, str]:
         ),
         "LIVETOKENS_TRUSTED_PROXIES": (
             "Comma-separated addresses/CIDRs of proxies whose identity header is trusted."
+        ),
+        "LIVETOKENS_INSECURE_TRUST_WIDE_PROXY_RANGES": (
+            "true: accept trusted-proxy ranges wider than /8 (IPv4) or /32 (IPv6), /0 included."
         ),
         "LIVETOKENS_IDENTITY_HEADER": (
             "Identity header set by a trusted proxy (default x-forwarded-client-cert)."
@@ -461,5 +478,9 @@ def environ_doc() -> dict[str, str]:
         ),
         "LIVETOKENS_AUDIT_FAIL_OPEN": (
             "true: return tokens even when the audit record cannot be written (default false)."
+        ),
+        "LIVETOKENS_AUDIT_KEY / _FILE": (
+            "HMAC key chaining audit records (default: derived from the fingerprint key, "
+            "else random per process)."
         ),
     }

@@ -16,7 +16,6 @@ import asyncio
 import json
 import logging
 import random
-import re
 import time
 from collections.abc import Callable, Mapping
 from datetime import timedelta
@@ -32,6 +31,7 @@ from livetokens.server.errors import (
     Reason,
     classify_upstream,
 )
+from livetokens.server.redaction import SUBJECT_LIKE, Redactor
 from livetokens.server.settings import UpstreamSettings
 
 log = logging.getLogger(__name__)
@@ -40,21 +40,12 @@ TOKEN_PREFIX = "auth_tokens/"  # noqa: S105 - a resource prefix, not a secret
 # Time kept back from the caller's deadline so that livetokens can still answer with
 # its own DEADLINE_EXCEEDED (and ErrorInfo) before the caller gives up.
 DEADLINE_MARGIN = 0.05
-_SECRETISH = re.compile(
-    r"(auth_tokens/[A-Za-z0-9_\-.]+|AIza[0-9A-Za-z_\-]{20,}|AQ\.[0-9A-Za-z_\-.]{10,})"
-)
-_MAX_UPSTREAM_MESSAGE = 500
 
 
 def redact(text: str, *secrets: str) -> str:
-    """``text`` with the given secrets, token names and API-key-shaped strings replaced."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "<redacted>")
-    text = _SECRETISH.sub("<redacted>", text)
-    if len(text) > _MAX_UPSTREAM_MESSAGE:
-        text = text[:_MAX_UPSTREAM_MESSAGE] + "…"
-    return text
+    """``text`` with the given secrets (in every spelling), token names and
+    API-key-shaped strings replaced (see :mod:`livetokens.server.redaction`)."""
+    return Redactor(secrets).text(text)
 
 
 # The metrics hook: (attempt number from 1, status class, seconds) after each HTTP attempt.
@@ -94,6 +85,7 @@ class GeminiTokenClient:
         every HTTP attempt (metrics)."""
         self._settings = settings
         self._api_key = api_key
+        self._redactor = Redactor([api_key])
         self._observe = observe
         limits = connection_limits(settings)
         if transport is None:
@@ -215,6 +207,7 @@ class GeminiTokenClient:
             not isinstance(name, str)
             or not name.startswith(TOKEN_PREFIX)
             or len(name) <= len(TOKEN_PREFIX)
+            or self._redactor.contains_key(name)
         ):
             raise Failure(
                 Reason.UPSTREAM_UNAVAILABLE,
@@ -225,8 +218,11 @@ class GeminiTokenClient:
 
     def _error_failure(self, response: httpx.Response) -> Failure:
         error = _google_error(response)
-        status = str(error.get("status") or "")
-        message = redact(str(error.get("message") or ""), self._api_key)
+        scrub = self._redactor
+        # Enum-like values are kept only in their strict form; free text is scrubbed of
+        # the key in every spelling (docs/security.md, "Secrets").
+        status = scrub.enum(error.get("status"))
+        message = scrub.text(error.get("message"))
         raw_details = error.get("details")
         details: list[Any] = raw_details if isinstance(raw_details, list) else []
         reason_sent = ""
@@ -237,7 +233,7 @@ class GeminiTokenClient:
                 continue
             kind = str(detail.get("@type", ""))
             if kind.endswith("google.rpc.ErrorInfo"):
-                reason_sent = str(detail.get("reason", ""))
+                reason_sent = scrub.enum(detail.get("reason"))
             elif kind.endswith("google.rpc.RetryInfo"):
                 retry_delay = _parse_duration(detail.get("retryDelay"))
             elif kind.endswith("google.rpc.QuotaFailure"):
@@ -246,12 +242,15 @@ class GeminiTokenClient:
                     if isinstance(v, dict):
                         quota.append(
                             QuotaViolation(
-                                subject=redact(str(v.get("quotaId") or v.get("subject") or "")),
-                                description=redact(
-                                    str(v.get("description") or v.get("quotaMetric") or "")
+                                subject=scrub.enum(
+                                    v.get("quotaId") or v.get("subject"), SUBJECT_LIKE
+                                ),
+                                description=scrub.text(
+                                    v.get("description") or v.get("quotaMetric"), limit=200
                                 ),
                             )
                         )
+                        del quota[8:]
         reason = classify_upstream(response.status_code, status, reason_sent)
         metadata = {"httpStatus": str(response.status_code)}
         if status:

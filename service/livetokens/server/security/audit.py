@@ -218,6 +218,8 @@ def _identity(identity: Identity) -> dict[str, Any]:
         out["peer"] = identity.peer
     if identity.credential:
         out["credential"] = identity.credential
+    if identity.also:
+        out["also"] = identity.also
     return out
 
 

@@ -22,6 +22,7 @@ the app to change: a restricted field ends up locked in the token.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import fnmatch
 import hashlib
@@ -43,6 +44,12 @@ from livetokens.v1 import live_config_pb2 as lc
 from livetokens.v1 import token_service_pb2 as ts
 
 WILDCARD = "*"
+ANONYMOUS = "anonymous"
+# A SPIFFE id (SPIFFE-ID spec §2): lower-case trust domain, path segments of
+# letters, digits, '.', '-', '_' (no empty, '.' or '..' segment checked below).
+SPIFFE_ID = re.compile(r"^spiffe://[a-z0-9._-]{1,255}(?:/[A-Za-z0-9._-]+)*$")
+# How each kind of caller id is proven (docs/security.md, "How a caller is identified").
+KINDS = ("spiffe://", "dns:", "bearer:", "proxy:")
 _HASH = re.compile(r"^sha256:[0-9a-f]{64}$")
 _SPAN = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?$")
 _RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*(s|sec|second|m|min|minute|h|hour)\s*$")
@@ -113,11 +120,14 @@ class Policy:
         return WILDCARD in self.callers
 
     def names(self, caller: str) -> bool:
-        """Whether ``caller`` has its own entry."""
+        """Whether ``caller`` (a namespaced id) has its own entry."""
         return caller != WILDCARD and caller in self.callers
 
     def for_caller(self, caller: str) -> CallerPolicy | None:
-        """The caller's own entry, else the ``*`` entry, else None."""
+        """The caller's own entry, else the ``*`` entry, else None. A bare name is a
+        bearer caller's (``billing`` is ``bearer:billing``)."""
+        with contextlib.suppress(ValueError):
+            caller = canonical_caller(caller)
         if caller != WILDCARD and caller in self.callers:
             return self.callers[caller]
         return self.callers.get(WILDCARD)
@@ -134,6 +144,37 @@ class Policy:
                 if hmac.compare_digest(presented, digest.encode()) and found is None:
                     found = (caller, digest)
         return found
+
+
+def canonical_caller(name: str) -> str:
+    """A policy entry's caller id in its namespaced form; raises ValueError.
+
+    ``spiffe://…`` (a valid SPIFFE id), ``dns:<name>`` (lower-cased), ``bearer:<name>``,
+    ``proxy:<value>``, ``anonymous`` and ``*`` are kept; a bare name is a bearer caller
+    (``billing`` → ``bearer:billing``, as in policy files before namespacing).
+    """
+    if name in (WILDCARD, ANONYMOUS):
+        return name
+    lowered = name.lower()
+    if lowered.startswith("spiffe://"):
+        path = name[len("spiffe://") :].split("/")[1:]
+        if not SPIFFE_ID.match(name) or any(seg in (".", "..") for seg in path):
+            raise ValueError(
+                f"{name!r} is not a valid SPIFFE id (spiffe://<lower-case trust domain>/<path>)"
+            )
+        return name
+    for kind in KINDS[1:]:
+        if lowered.startswith(kind):
+            rest = name[len(kind) :]
+            if not rest:
+                raise ValueError(f"{name!r} names no {kind[:-1]} identity after the prefix")
+            return kind + (rest.lower() if kind == "dns:" else rest)
+    if ":" in name:
+        raise ValueError(
+            f"{name!r} has an unknown kind; a caller id is spiffe://…, dns:<name>, "
+            "bearer:<name>, proxy:<value>, anonymous, * or a bare bearer name"
+        )
+    return "bearer:" + name
 
 
 def hash_secret(secret: str) -> str:
@@ -385,24 +426,39 @@ def parse_policy(text: str, path: str = "<policy>") -> Policy:
         )
     defaults = _parse_table(defaults_raw, "defaults", source)
     callers: dict[str, CallerPolicy] = {}
+    written: dict[str, str] = {}  # canonical id → the table name as written
     for caller, raw in callers_raw.items():
         table = f'callers."{caller}"'
         if not isinstance(raw, dict):
             raise source.error(table, None, "must be a table of keys")
         if not caller.strip() or caller != caller.strip():
             raise source.error(table, None, "a caller id must be non-empty, without spaces")
+        try:
+            canonical = canonical_caller(caller)
+        except ValueError as exc:
+            raise source.error(table, None, str(exc)) from None
+        if canonical in callers:
+            raise source.error(table, None, f"names the same caller as another entry ({canonical})")
         own = _parse_table(raw, table, source)
-        callers[caller] = _caller_policy({**defaults, **own}, table, source)
+        if "credentials" in own and not canonical.startswith("bearer:"):
+            raise source.error(
+                table,
+                "credentials",
+                "bearer credentials belong to a bearer caller (a bare name or bearer:<name>), "
+                f"not to {canonical.split(':')[0]} identities",
+            )
+        callers[canonical] = _caller_policy({**defaults, **own}, table, source)
+        written[canonical] = caller
     seen: dict[str, str] = {}
     for caller, policy in callers.items():
         for digest in policy.credentials:
-            if digest in seen and seen[digest] != caller:
+            if digest in seen and seen[digest] != written[caller]:
                 raise source.error(
-                    f'callers."{caller}"',
+                    f'callers."{written[caller]}"',
                     "credentials",
                     f"the same credential is also listed for {seen[digest]!r}",
                 )
-            seen[digest] = caller
+            seen[digest] = written[caller]
     return Policy(path, callers)
 
 

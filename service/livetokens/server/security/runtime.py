@@ -95,6 +95,41 @@ class Security:
             await self.audit.aclose()
 
 
+# Trusted-proxy ranges with a shorter prefix than these are refused unless forced: a
+# /8 is already 16 million IPv4 addresses; an IPv6 /32 is a whole ISP allocation.
+MIN_PROXY_PREFIX = {4: 8, 6: 32}
+
+
+def check_proxy_ranges(items: tuple[str, ...], *, force_wide: bool) -> None:
+    """Refuse absurdly wide trusted-proxy ranges (/0 included) unless ``force_wide``,
+    and warn about ranges outside loopback and private networks."""
+    try:
+        networks = parse_networks(items)
+    except ValueError as exc:
+        raise SettingsError(f"--trusted-proxy: {exc}") from None
+    for network in networks:
+        minimum = MIN_PROXY_PREFIX[network.version]
+        if network.prefixlen < minimum:
+            if not force_wide:
+                raise SettingsError(
+                    f"--trusted-proxy {network}: a range wider than /{minimum} lets anyone in "
+                    "it claim any identity through the identity header; name the proxies "
+                    "(e.g. the sidecar's 127.0.0.1), or pass --insecure-trust-wide-proxy-ranges"
+                )
+            log.warning(
+                "INSECURE: --trusted-proxy %s is wider than /%d and was forced with "
+                "--insecure-trust-wide-proxy-ranges: every address in it may assert any caller",
+                network,
+                minimum,
+            )
+        elif not (network.is_loopback or network.is_private):
+            log.warning(
+                "--trusted-proxy %s is outside loopback and private networks: every address "
+                "in it may assert any caller identity",
+                network,
+            )
+
+
 def build_security(
     listen: str, settings: SecuritySettings, *, fingerprint: Callable[[str], str]
 ) -> Security:
@@ -116,10 +151,7 @@ def build_security(
             "--tls-cert and --tls-key (and --tls-client-ca for mutual TLS), or pass "
             "--insecure-allow-non-loopback (e.g. behind a sidecar that terminates mTLS)"
         )
-    try:
-        parse_networks(settings.trusted_proxies)
-    except ValueError as exc:
-        raise SettingsError(f"--trusted-proxy: {exc}") from None
+    check_proxy_ranges(settings.trusted_proxies, force_wide=settings.trust_wide_proxy_ranges)
     try:
         policies = PolicyStore(settings.policy_file)
     except PolicyError as exc:

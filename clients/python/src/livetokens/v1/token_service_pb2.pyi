@@ -12,6 +12,28 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ERROR_REASON_UNSPECIFIED: _ClassVar[ErrorReason]
+    ERROR_REASON_INVALID_REQUEST: _ClassVar[ErrorReason]
+    ERROR_REASON_REQUEST_ID_REUSED: _ClassVar[ErrorReason]
+    ERROR_REASON_UPSTREAM_REJECTED_REQUEST: _ClassVar[ErrorReason]
+    ERROR_REASON_UPSTREAM_RATE_LIMITED: _ClassVar[ErrorReason]
+    ERROR_REASON_UPSTREAM_UNAVAILABLE: _ClassVar[ErrorReason]
+    ERROR_REASON_DEADLINE_EXCEEDED: _ClassVar[ErrorReason]
+    ERROR_REASON_UPSTREAM_CREDENTIALS_REJECTED: _ClassVar[ErrorReason]
+    ERROR_REASON_UPSTREAM_MISCONFIGURED: _ClassVar[ErrorReason]
+    ERROR_REASON_UPSTREAM_FAILED_PRECONDITION: _ClassVar[ErrorReason]
+    ERROR_REASON_UNAUTHENTICATED: _ClassVar[ErrorReason]
+    ERROR_REASON_POLICY_DENIED: _ClassVar[ErrorReason]
+    ERROR_REASON_RATE_LIMITED: _ClassVar[ErrorReason]
+    ERROR_REASON_AUDIT_UNAVAILABLE: _ClassVar[ErrorReason]
+    ERROR_REASON_INTERNAL: _ClassVar[ErrorReason]
+    ERROR_REASON_REQUEST_UNDECODABLE: _ClassVar[ErrorReason]
+    ERROR_REASON_REQUEST_TOO_LARGE: _ClassVar[ErrorReason]
+    ERROR_REASON_OVERLOADED: _ClassVar[ErrorReason]
+    ERROR_REASON_STATE_UNAVAILABLE: _ClassVar[ErrorReason]
+
 class LockMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     LOCK_MODE_UNSPECIFIED: _ClassVar[LockMode]
@@ -41,6 +63,25 @@ class LockableField(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     LOCKABLE_FIELD_CONTEXT_WINDOW_COMPRESSION: _ClassVar[LockableField]
     LOCKABLE_FIELD_PROACTIVITY: _ClassVar[LockableField]
     LOCKABLE_FIELD_HISTORY_CONFIG: _ClassVar[LockableField]
+ERROR_REASON_UNSPECIFIED: ErrorReason
+ERROR_REASON_INVALID_REQUEST: ErrorReason
+ERROR_REASON_REQUEST_ID_REUSED: ErrorReason
+ERROR_REASON_UPSTREAM_REJECTED_REQUEST: ErrorReason
+ERROR_REASON_UPSTREAM_RATE_LIMITED: ErrorReason
+ERROR_REASON_UPSTREAM_UNAVAILABLE: ErrorReason
+ERROR_REASON_DEADLINE_EXCEEDED: ErrorReason
+ERROR_REASON_UPSTREAM_CREDENTIALS_REJECTED: ErrorReason
+ERROR_REASON_UPSTREAM_MISCONFIGURED: ErrorReason
+ERROR_REASON_UPSTREAM_FAILED_PRECONDITION: ErrorReason
+ERROR_REASON_UNAUTHENTICATED: ErrorReason
+ERROR_REASON_POLICY_DENIED: ErrorReason
+ERROR_REASON_RATE_LIMITED: ErrorReason
+ERROR_REASON_AUDIT_UNAVAILABLE: ErrorReason
+ERROR_REASON_INTERNAL: ErrorReason
+ERROR_REASON_REQUEST_UNDECODABLE: ErrorReason
+ERROR_REASON_REQUEST_TOO_LARGE: ErrorReason
+ERROR_REASON_OVERLOADED: ErrorReason
+ERROR_REASON_STATE_UNAVAILABLE: ErrorReason
 LOCK_MODE_UNSPECIFIED: LockMode
 LOCK_MODE_ALL: LockMode
 LOCK_MODE_SET_FIELDS: LockMode

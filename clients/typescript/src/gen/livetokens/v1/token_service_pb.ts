@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file livetokens/v1/token_service.proto.
  */
 export const file_livetokens_v1_token_service: GenFile = /*@__PURE__*/
-  fileDesc("CiFsaXZldG9rZW5zL3YxL3Rva2VuX3NlcnZpY2UucHJvdG8SDWxpdmV0b2tlbnMudjEi+gEKDFRva2VuUmVxdWVzdBIRCgR1c2VzGAEgASgFSACIAQESKwoIbGlmZXRpbWUYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SNQoSbmV3X3Nlc3Npb25fd2luZG93GAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjMKC2NvbnN0cmFpbnRzGAQgASgLMh4ubGl2ZXRva2Vucy52MS5MaXZlQ29uc3RyYWludHMSIQoEbG9jaxgFIAEoCzITLmxpdmV0b2tlbnMudjEuTG9jaxISCgpyZXF1ZXN0X2lkGAYgASgJQgcKBV91c2VzIksKD0xpdmVDb25zdHJhaW50cxINCgVtb2RlbBgBIAEoCRIpCgZjb25maWcYAiABKAsyGS5saXZldG9rZW5zLnYxLkxpdmVDb25maWciZgoETG9jaxIlCgRtb2RlGAEgASgOMhcubGl2ZXRva2Vucy52MS5Mb2NrTW9kZRI3ChFhZGRpdGlvbmFsX2ZpZWxkcxgCIAMoDjIcLmxpdmV0b2tlbnMudjEuTG9ja2FibGVGaWVsZCKNAgoFVG9rZW4SDAoEbmFtZRgBIAEoCRIvCgtleHBpcmVfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASOwoXbmV3X3Nlc3Npb25fZXhwaXJlX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEgwKBHVzZXMYBCABKAUSKgoEbG9jaxgFIAEoCzIcLmxpdmV0b2tlbnMudjEuRWZmZWN0aXZlTG9jaxITCgtmaW5nZXJwcmludBgGIAEoCRIVCg13ZWJzb2NrZXRfdXJsGAcgASgJEhMKC2FwaV92ZXJzaW9uGAggASgJEg0KBW1vZGVsGAkgASgJIjkKDUVmZmVjdGl2ZUxvY2sSEwoLd2hvbGVfc2V0dXAYASABKAgSEwoLZmllbGRfcGF0aHMYAiADKAkqUgoITG9ja01vZGUSGQoVTE9DS19NT0RFX1VOU1BFQ0lGSUVEEAASEQoNTE9DS19NT0RFX0FMTBABEhgKFExPQ0tfTU9ERV9TRVRfRklFTERTEAIqiQYKDUxvY2thYmxlRmllbGQSHgoaTE9DS0FCTEVfRklFTERfVU5TUEVDSUZJRUQQABImCiJMT0NLQUJMRV9GSUVMRF9SRVNQT05TRV9NT0RBTElUSUVTEAESHgoaTE9DS0FCTEVfRklFTERfVEVNUEVSQVRVUkUQAhIYChRMT0NLQUJMRV9GSUVMRF9UT1BfUBADEhgKFExPQ0tBQkxFX0ZJRUxEX1RPUF9LEAQSJAogTE9DS0FCTEVfRklFTERfTUFYX09VVFBVVF9UT0tFTlMQBRIXChNMT0NLQUJMRV9GSUVMRF9TRUVEEAYSIwofTE9DS0FCTEVfRklFTERfTUVESUFfUkVTT0xVVElPThAHEiAKHExPQ0tBQkxFX0ZJRUxEX1NQRUVDSF9DT05GSUcQCBIiCh5MT0NLQUJMRV9GSUVMRF9USElOS0lOR19DT05GSUcQCRIqCiZMT0NLQUJMRV9GSUVMRF9FTkFCTEVfQUZGRUNUSVZFX0RJQUxPRxAKEiUKIUxPQ0tBQkxFX0ZJRUxEX1RSQU5TTEFUSU9OX0NPTkZJRxALEiUKIUxPQ0tBQkxFX0ZJRUxEX1NZU1RFTV9JTlNUUlVDVElPThAMEhgKFExPQ0tBQkxFX0ZJRUxEX1RPT0xTEA0SJQohTE9DS0FCTEVfRklFTERfU0VTU0lPTl9SRVNVTVBUSU9OEA4SLAooTE9DS0FCTEVfRklFTERfSU5QVVRfQVVESU9fVFJBTlNDUklQVElPThAPEi0KKUxPQ0tBQkxFX0ZJRUxEX09VVFBVVF9BVURJT19UUkFOU0NSSVBUSU9OEBASKAokTE9DS0FCTEVfRklFTERfUkVBTFRJTUVfSU5QVVRfQ09ORklHEBESLQopTE9DS0FCTEVfRklFTERfQ09OVEVYVF9XSU5ET1dfQ09NUFJFU1NJT04QEhIeChpMT0NLQUJMRV9GSUVMRF9QUk9BQ1RJVklUWRATEiEKHUxPQ0tBQkxFX0ZJRUxEX0hJU1RPUllfQ09ORklHEBQyUwoMVG9rZW5TZXJ2aWNlEkMKCU1pbnRUb2tlbhIbLmxpdmV0b2tlbnMudjEuVG9rZW5SZXF1ZXN0GhQubGl2ZXRva2Vucy52MS5Ub2tlbiIDkAICQrUBChFjb20ubGl2ZXRva2Vucy52MUIRVG9rZW5TZXJ2aWNlUHJvdG9QAVo4Z2l0aHViLmNvbS9saXZldG9rZW5zL2xpdmV0b2tlbnMvY2xpZW50cy9nby9saXZldG9rZW5zdjGiAgNMWFiqAg1MaXZldG9rZW5zLlYxygINTGl2ZXRva2Vuc1xWMeICGUxpdmV0b2tlbnNcVjFcR1BCTWV0YWRhdGHqAg5MaXZldG9rZW5zOjpWMWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_livetokens_v1_live_config]);
+  fileDesc("CiFsaXZldG9rZW5zL3YxL3Rva2VuX3NlcnZpY2UucHJvdG8SDWxpdmV0b2tlbnMudjEi+gEKDFRva2VuUmVxdWVzdBIRCgR1c2VzGAEgASgFSACIAQESKwoIbGlmZXRpbWUYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SNQoSbmV3X3Nlc3Npb25fd2luZG93GAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjMKC2NvbnN0cmFpbnRzGAQgASgLMh4ubGl2ZXRva2Vucy52MS5MaXZlQ29uc3RyYWludHMSIQoEbG9jaxgFIAEoCzITLmxpdmV0b2tlbnMudjEuTG9jaxISCgpyZXF1ZXN0X2lkGAYgASgJQgcKBV91c2VzIksKD0xpdmVDb25zdHJhaW50cxINCgVtb2RlbBgBIAEoCRIpCgZjb25maWcYAiABKAsyGS5saXZldG9rZW5zLnYxLkxpdmVDb25maWciZgoETG9jaxIlCgRtb2RlGAEgASgOMhcubGl2ZXRva2Vucy52MS5Mb2NrTW9kZRI3ChFhZGRpdGlvbmFsX2ZpZWxkcxgCIAMoDjIcLmxpdmV0b2tlbnMudjEuTG9ja2FibGVGaWVsZCKNAgoFVG9rZW4SDAoEbmFtZRgBIAEoCRIvCgtleHBpcmVfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASOwoXbmV3X3Nlc3Npb25fZXhwaXJlX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEgwKBHVzZXMYBCABKAUSKgoEbG9jaxgFIAEoCzIcLmxpdmV0b2tlbnMudjEuRWZmZWN0aXZlTG9jaxITCgtmaW5nZXJwcmludBgGIAEoCRIVCg13ZWJzb2NrZXRfdXJsGAcgASgJEhMKC2FwaV92ZXJzaW9uGAggASgJEg0KBW1vZGVsGAkgASgJIjkKDUVmZmVjdGl2ZUxvY2sSEwoLd2hvbGVfc2V0dXAYASABKAgSEwoLZmllbGRfcGF0aHMYAiADKAkqwwUKC0Vycm9yUmVhc29uEhwKGEVSUk9SX1JFQVNPTl9VTlNQRUNJRklFRBAAEiAKHEVSUk9SX1JFQVNPTl9JTlZBTElEX1JFUVVFU1QQARIiCh5FUlJPUl9SRUFTT05fUkVRVUVTVF9JRF9SRVVTRUQQAhIqCiZFUlJPUl9SRUFTT05fVVBTVFJFQU1fUkVKRUNURURfUkVRVUVTVBADEiYKIkVSUk9SX1JFQVNPTl9VUFNUUkVBTV9SQVRFX0xJTUlURUQQBBIlCiFFUlJPUl9SRUFTT05fVVBTVFJFQU1fVU5BVkFJTEFCTEUQBRIiCh5FUlJPUl9SRUFTT05fREVBRExJTkVfRVhDRUVERUQQBhIuCipFUlJPUl9SRUFTT05fVVBTVFJFQU1fQ1JFREVOVElBTFNfUkVKRUNURUQQBxInCiNFUlJPUl9SRUFTT05fVVBTVFJFQU1fTUlTQ09ORklHVVJFRBAIEi0KKUVSUk9SX1JFQVNPTl9VUFNUUkVBTV9GQUlMRURfUFJFQ09ORElUSU9OEAkSIAocRVJST1JfUkVBU09OX1VOQVVUSEVOVElDQVRFRBAKEh4KGkVSUk9SX1JFQVNPTl9QT0xJQ1lfREVOSUVEEAsSHQoZRVJST1JfUkVBU09OX1JBVEVfTElNSVRFRBAMEiIKHkVSUk9SX1JFQVNPTl9BVURJVF9VTkFWQUlMQUJMRRANEhkKFUVSUk9SX1JFQVNPTl9JTlRFUk5BTBAOEiQKIEVSUk9SX1JFQVNPTl9SRVFVRVNUX1VOREVDT0RBQkxFEA8SIgoeRVJST1JfUkVBU09OX1JFUVVFU1RfVE9PX0xBUkdFEBASGwoXRVJST1JfUkVBU09OX09WRVJMT0FERUQQERIiCh5FUlJPUl9SRUFTT05fU1RBVEVfVU5BVkFJTEFCTEUQEipSCghMb2NrTW9kZRIZChVMT0NLX01PREVfVU5TUEVDSUZJRUQQABIRCg1MT0NLX01PREVfQUxMEAESGAoUTE9DS19NT0RFX1NFVF9GSUVMRFMQAiqJBgoNTG9ja2FibGVGaWVsZBIeChpMT0NLQUJMRV9GSUVMRF9VTlNQRUNJRklFRBAAEiYKIkxPQ0tBQkxFX0ZJRUxEX1JFU1BPTlNFX01PREFMSVRJRVMQARIeChpMT0NLQUJMRV9GSUVMRF9URU1QRVJBVFVSRRACEhgKFExPQ0tBQkxFX0ZJRUxEX1RPUF9QEAMSGAoUTE9DS0FCTEVfRklFTERfVE9QX0sQBBIkCiBMT0NLQUJMRV9GSUVMRF9NQVhfT1VUUFVUX1RPS0VOUxAFEhcKE0xPQ0tBQkxFX0ZJRUxEX1NFRUQQBhIjCh9MT0NLQUJMRV9GSUVMRF9NRURJQV9SRVNPTFVUSU9OEAcSIAocTE9DS0FCTEVfRklFTERfU1BFRUNIX0NPTkZJRxAIEiIKHkxPQ0tBQkxFX0ZJRUxEX1RISU5LSU5HX0NPTkZJRxAJEioKJkxPQ0tBQkxFX0ZJRUxEX0VOQUJMRV9BRkZFQ1RJVkVfRElBTE9HEAoSJQohTE9DS0FCTEVfRklFTERfVFJBTlNMQVRJT05fQ09ORklHEAsSJQohTE9DS0FCTEVfRklFTERfU1lTVEVNX0lOU1RSVUNUSU9OEAwSGAoUTE9DS0FCTEVfRklFTERfVE9PTFMQDRIlCiFMT0NLQUJMRV9GSUVMRF9TRVNTSU9OX1JFU1VNUFRJT04QDhIsCihMT0NLQUJMRV9GSUVMRF9JTlBVVF9BVURJT19UUkFOU0NSSVBUSU9OEA8SLQopTE9DS0FCTEVfRklFTERfT1VUUFVUX0FVRElPX1RSQU5TQ1JJUFRJT04QEBIoCiRMT0NLQUJMRV9GSUVMRF9SRUFMVElNRV9JTlBVVF9DT05GSUcQERItCilMT0NLQUJMRV9GSUVMRF9DT05URVhUX1dJTkRPV19DT01QUkVTU0lPThASEh4KGkxPQ0tBQkxFX0ZJRUxEX1BST0FDVElWSVRZEBMSIQodTE9DS0FCTEVfRklFTERfSElTVE9SWV9DT05GSUcQFDJTCgxUb2tlblNlcnZpY2USQwoJTWludFRva2VuEhsubGl2ZXRva2Vucy52MS5Ub2tlblJlcXVlc3QaFC5saXZldG9rZW5zLnYxLlRva2VuIgOQAgJCtQEKEWNvbS5saXZldG9rZW5zLnYxQhFUb2tlblNlcnZpY2VQcm90b1ABWjhnaXRodWIuY29tL2xpdmV0b2tlbnMvbGl2ZXRva2Vucy9jbGllbnRzL2dvL2xpdmV0b2tlbnN2MaICA0xYWKoCDUxpdmV0b2tlbnMuVjHKAg1MaXZldG9rZW5zXFYx4gIZTGl2ZXRva2Vuc1xWMVxHUEJNZXRhZGF0YeoCDkxpdmV0b2tlbnM6OlYxYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_livetokens_v1_live_config]);
 
 /**
  * TokenRequest asks for one ephemeral token.
@@ -293,6 +293,182 @@ export const EffectiveLockSchema: GenMessage<EffectiveLock> = /*@__PURE__*/
   messageDesc(file_livetokens_v1_token_service, 4);
 
 /**
+ * ErrorReason lists every `google.rpc.ErrorInfo.reason` that livetokens sends, in
+ * the style of `google.api.ErrorReason`, so that callers switch on a constant
+ * instead of a string. The errors themselves carry the reason as a string: the
+ * value's name without the `ERROR_REASON_` prefix (buf lint requires the prefix),
+ * for example `ERROR_REASON_INVALID_REQUEST` is sent as `INVALID_REQUEST`. Each
+ * client has a helper that converts between the two. New reasons may be added;
+ * treat an unknown reason like `ERROR_REASON_UNSPECIFIED` and go by the gRPC code.
+ * The table on `TokenService.MintToken` gives each reason's gRPC code.
+ *
+ * @generated from enum livetokens.v1.ErrorReason
+ */
+export enum ErrorReason {
+  /**
+   * Not sent by livetokens. What a client reports for an error without an
+   * `ErrorInfo` (for example a deadline that ran out in the client, or a
+   * connection or TLS handshake failure, which is UNAVAILABLE) or with a reason
+   * it does not know. Retry by the gRPC code.
+   *
+   * @generated from enum value: ERROR_REASON_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * INVALID_ARGUMENT. The request breaks a documented rule; `google.rpc.BadRequest`
+   * lists every violated field path at once. Do not retry: fix the request.
+   *
+   * @generated from enum value: ERROR_REASON_INVALID_REQUEST = 1;
+   */
+  INVALID_REQUEST = 1,
+
+  /**
+   * FAILED_PRECONDITION. The caller used `request_id` before for a different
+   * request. Do not retry: use a new id.
+   *
+   * @generated from enum value: ERROR_REASON_REQUEST_ID_REUSED = 2;
+   */
+  REQUEST_ID_REUSED = 2,
+
+  /**
+   * INVALID_ARGUMENT. Google refused the translated request (HTTP 400); the
+   * redacted upstream message is included. Do not retry.
+   *
+   * @generated from enum value: ERROR_REASON_UPSTREAM_REJECTED_REQUEST = 3;
+   */
+  UPSTREAM_REJECTED_REQUEST = 3,
+
+  /**
+   * RESOURCE_EXHAUSTED. Google answered HTTP 429 or 402; `google.rpc.RetryInfo`
+   * and `google.rpc.QuotaFailure` are passed on when Google sent them. Retry
+   * after RetryInfo's delay.
+   *
+   * @generated from enum value: ERROR_REASON_UPSTREAM_RATE_LIMITED = 4;
+   */
+  UPSTREAM_RATE_LIMITED = 4,
+
+  /**
+   * UNAVAILABLE. Google could not be reached, answered 5xx, or sent a malformed
+   * answer, after livetokens' own bounded retries. Retry with backoff.
+   *
+   * @generated from enum value: ERROR_REASON_UPSTREAM_UNAVAILABLE = 5;
+   */
+  UPSTREAM_UNAVAILABLE = 5,
+
+  /**
+   * DEADLINE_EXCEEDED. The caller's deadline ran out before Google answered, or
+   * Google answered 504. Retry with a longer deadline.
+   *
+   * @generated from enum value: ERROR_REASON_DEADLINE_EXCEEDED = 6;
+   */
+  DEADLINE_EXCEEDED = 6,
+
+  /**
+   * INTERNAL. Google refused livetokens' own API key (HTTP 400 API_KEY_INVALID,
+   * 401 or 403): an operator must fix the server's configuration. Do not retry.
+   *
+   * @generated from enum value: ERROR_REASON_UPSTREAM_CREDENTIALS_REJECTED = 7;
+   */
+  UPSTREAM_CREDENTIALS_REJECTED = 7,
+
+  /**
+   * INTERNAL. Google answered 404 or another unexpected 4xx: the server's
+   * upstream URL or API version is wrong. Do not retry.
+   *
+   * @generated from enum value: ERROR_REASON_UPSTREAM_MISCONFIGURED = 8;
+   */
+  UPSTREAM_MISCONFIGURED = 8,
+
+  /**
+   * FAILED_PRECONDITION. Google answered 400 FAILED_PRECONDITION (for example,
+   * no billing in the project's region). Do not retry.
+   *
+   * @generated from enum value: ERROR_REASON_UPSTREAM_FAILED_PRECONDITION = 9;
+   */
+  UPSTREAM_FAILED_PRECONDITION = 9,
+
+  /**
+   * UNAUTHENTICATED. The caller presented no identity, or one that is not
+   * valid. Do not retry: fix the credentials.
+   *
+   * @generated from enum value: ERROR_REASON_UNAUTHENTICATED = 10;
+   */
+  UNAUTHENTICATED = 10,
+
+  /**
+   * PERMISSION_DENIED. The request is outside the caller's policy;
+   * `ErrorInfo.metadata["rule"]` names the rule and `BadRequest` the field. Do
+   * not retry.
+   *
+   * @generated from enum value: ERROR_REASON_POLICY_DENIED = 11;
+   */
+  POLICY_DENIED = 11,
+
+  /**
+   * RESOURCE_EXHAUSTED. The caller exceeded its own mint rate. Retry after
+   * `RetryInfo`'s delay.
+   *
+   * @generated from enum value: ERROR_REASON_RATE_LIMITED = 12;
+   */
+  RATE_LIMITED = 12,
+
+  /**
+   * UNAVAILABLE. The audit record could not be written, so no token was minted
+   * (fail closed). Retry with backoff.
+   *
+   * @generated from enum value: ERROR_REASON_AUDIT_UNAVAILABLE = 13;
+   */
+  AUDIT_UNAVAILABLE = 13,
+
+  /**
+   * INTERNAL. A bug in livetokens; the message is generic and the details are
+   * in the server log. Do not retry.
+   *
+   * @generated from enum value: ERROR_REASON_INTERNAL = 14;
+   */
+  INTERNAL = 14,
+
+  /**
+   * INVALID_ARGUMENT. The request bytes do not parse as a TokenRequest. Do not
+   * retry: fix the client.
+   *
+   * @generated from enum value: ERROR_REASON_REQUEST_UNDECODABLE = 15;
+   */
+  REQUEST_UNDECODABLE = 15,
+
+  /**
+   * INVALID_ARGUMENT. The request is over the documented cost budget;
+   * `BadRequest` names the field. Do not retry: send a smaller request.
+   *
+   * @generated from enum value: ERROR_REASON_REQUEST_TOO_LARGE = 16;
+   */
+  REQUEST_TOO_LARGE = 16,
+
+  /**
+   * UNAVAILABLE. Too many mints are in flight on this server (admission
+   * control). Retry after `RetryInfo`'s delay.
+   *
+   * @generated from enum value: ERROR_REASON_OVERLOADED = 17;
+   */
+  OVERLOADED = 17,
+
+  /**
+   * UNAVAILABLE. The shared state backend (for example Redis) is down or slow,
+   * so no token was minted (fail closed). Retry after `RetryInfo`'s delay.
+   *
+   * @generated from enum value: ERROR_REASON_STATE_UNAVAILABLE = 18;
+   */
+  STATE_UNAVAILABLE = 18,
+}
+
+/**
+ * Describes the enum livetokens.v1.ErrorReason.
+ */
+export const ErrorReasonSchema: GenEnum<ErrorReason> = /*@__PURE__*/
+  enumDesc(file_livetokens_v1_token_service, 0);
+
+/**
  * LockMode selects one of the three ways to lock a token's Live setup.
  *
  * @generated from enum livetokens.v1.LockMode
@@ -326,7 +502,7 @@ export enum LockMode {
  * Describes the enum livetokens.v1.LockMode.
  */
 export const LockModeSchema: GenEnum<LockMode> = /*@__PURE__*/
-  enumDesc(file_livetokens_v1_token_service, 0);
+  enumDesc(file_livetokens_v1_token_service, 1);
 
 /**
  * LockableField names one field of the Live setup that a lock may cover. Each
@@ -488,7 +664,7 @@ export enum LockableField {
  * Describes the enum livetokens.v1.LockableField.
  */
 export const LockableFieldSchema: GenEnum<LockableField> = /*@__PURE__*/
-  enumDesc(file_livetokens_v1_token_service, 1);
+  enumDesc(file_livetokens_v1_token_service, 2);
 
 /**
  * TokenService mints Gemini Live API ephemeral tokens for internal services.
@@ -506,7 +682,8 @@ export const TokenService: GenService<{
    * Mints one ephemeral token.
    *
    * Every error carries a `google.rpc.ErrorInfo` whose `domain` is
-   * `livetokens.v1.TokenService` and whose `reason` is one of the values below.
+   * `livetokens.v1.TokenService` and whose `reason` is one of the values below
+   * (the `ErrorReason` enum, without its `ERROR_REASON_` prefix).
    * Messages never contain the API key or a token.
    *
    * | gRPC code           | ErrorInfo.reason              | When                                                              | Retry?                    |
@@ -524,7 +701,14 @@ export const TokenService: GenService<{
    * | PERMISSION_DENIED   | POLICY_DENIED                 | The request is outside the caller's policy; `ErrorInfo.metadata["rule"]` names the rule, and `BadRequest` the field. | No. |
    * | RESOURCE_EXHAUSTED  | RATE_LIMITED                  | The caller exceeded its own mint rate; `RetryInfo` says when to retry. | After RetryInfo's delay. |
    * | UNAVAILABLE         | AUDIT_UNAVAILABLE             | The audit record could not be written, so no token was minted (fail closed). | Yes, with backoff. |
+   * | INVALID_ARGUMENT    | REQUEST_UNDECODABLE           | The request bytes do not parse as a TokenRequest.                 | No: fix the client.       |
+   * | INVALID_ARGUMENT    | REQUEST_TOO_LARGE             | The request is over the documented cost budget; `BadRequest` names the field. | No: send less. |
+   * | UNAVAILABLE         | OVERLOADED                    | Too many mints are in flight on this server (admission control); `RetryInfo` says when to retry. | After RetryInfo's delay. |
+   * | UNAVAILABLE         | STATE_UNAVAILABLE             | The shared state backend (for example Redis) is down or slow, so no token was minted (fail closed); `RetryInfo` says when to retry. | After RetryInfo's delay. |
    * | INTERNAL            | INTERNAL                      | A bug in livetokens. The message is generic; details are in the server log. | No. |
+   *
+   * The `ErrorReason` enum lists the same reasons as constants: the reason string
+   * on the wire is the enum value's name without its `ERROR_REASON_` prefix.
    *
    * buf lint exception: the design card names this RPC `MintToken(TokenRequest)
    * returns (Token)`; see buf.yaml.

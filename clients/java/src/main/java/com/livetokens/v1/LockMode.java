@@ -138,7 +138,7 @@ public enum LockMode
   }
   public static com.google.protobuf.Descriptors.EnumDescriptor
       getDescriptor() {
-    return com.livetokens.v1.TokenServiceProto.getDescriptor().getEnumType(0);
+    return com.livetokens.v1.TokenServiceProto.getDescriptor().getEnumType(1);
   }
 
   private static final LockMode[] VALUES = values();

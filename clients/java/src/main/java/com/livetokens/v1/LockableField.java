@@ -442,7 +442,7 @@ public enum LockableField
   }
   public static com.google.protobuf.Descriptors.EnumDescriptor
       getDescriptor() {
-    return com.livetokens.v1.TokenServiceProto.getDescriptor().getEnumType(1);
+    return com.livetokens.v1.TokenServiceProto.getDescriptor().getEnumType(2);
   }
 
   private static final LockableField[] VALUES = values();
