@@ -56,6 +56,19 @@ breaking: venv ## Fail on a wire-breaking change against the last accepted contr
 accept-contract: venv ## Record the current proto as the accepted contract (only when releasing a change on purpose).
 	$(BUF) build --exclude-source-info -o $(ACCEPTED)
 
+# redis-server from Debian for the state tests (tests/state, tests/fleet) and
+# bench/workers.py: they start it on a random loopback port and fail (never skip)
+# without it. apt-get needs root; CI runs as root, a developer may need sudo.
+REDIS_DEB := redis-server
+REDIS_SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: redis-server
+redis-server: ## Install Debian's redis-server (for the state tests and bench).
+	@if ! dpkg-query -W -f='$${Status}' $(REDIS_DEB) 2>/dev/null | grep -q 'install ok installed'; then \
+	  $(REDIS_SUDO) apt-get install -y -qq --no-install-recommends $(REDIS_DEB) \
+	  || { $(REDIS_SUDO) apt-get update -qq && $(REDIS_SUDO) apt-get install -y -qq --no-install-recommends $(REDIS_DEB); }; \
+	fi
+
 # The Node scenario of tests/e2e (@google/genai pinned in package.json + package-lock.json);
 # npm ci runs again only when either file changes.
 NPM ?= npm
@@ -70,7 +83,7 @@ $(E2E_NODE_STAMP): $(E2E_NODE)/package.json $(E2E_NODE)/package-lock.json
 e2e-node-deps: $(E2E_NODE_STAMP) ## Install the Node end-to-end scenario's pinned @google/genai.
 
 .PHONY: test-python
-test-python: venv $(E2E_NODE_STAMP) ## Python tests: server, emulator, fidelity, e2e (with the Node scenario), Python client.
+test-python: venv redis-server $(E2E_NODE_STAMP) ## Python tests: server, emulator, fidelity, e2e (with the Node scenario), Python client, state, fleet.
 	$(VENV)/bin/pytest
 
 .PHONY: demo

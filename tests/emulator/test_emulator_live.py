@@ -6,15 +6,28 @@ tests/e2e). The emulator's clock is fixed at NOW, so windows are exact.
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import json
+import pathlib
+import re
+import ssl
 from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 import pytest
-from emulator_helpers import Mint
+from emulator_helpers import KEY, Mint
 
-from livetokens.emulator import INSPECT_PATH, Emulator, fingerprint, merge_setup
+from livetokens.emulator import (
+    INSPECT_PATH,
+    Emulator,
+    EmulatorConfig,
+    add_arguments,
+    fingerprint,
+    merge_setup,
+    run_from_args,
+)
 
 SETUP = {"setup": {"model": "models/app-model", "generationConfig": {"temperature": 0.9}}}
 
@@ -268,3 +281,58 @@ def test_merge_rules(token_setup: Any, mask: list[str], expected: dict[str, Any]
     app = {"model": "a", "generationConfig": {"temperature": 1, "topK": 5}, "tools": []}
     assert merge_setup(app, token_setup, mask) == expected
     assert app["generationConfig"] == {"temperature": 1, "topK": 5}  # not mutated
+
+
+async def test_history_limit_bounds_the_live_records() -> None:
+    """With history_limit, session records and resumption handles keep only the newest."""
+    config = EmulatorConfig(api_keys=frozenset({KEY}), history_limit=2)
+    async with Emulator(config) as emu, aiohttp.ClientSession() as http:
+        for _ in range(3):
+            async with http.post(
+                f"{emu.base_url}/v1alpha/auth_tokens", json={}, headers={"x-goog-api-key": KEY}
+            ) as response:
+                token = (await response.json())["name"]
+            first = {"setup": {"model": "m", "sessionResumption": {}}}
+            await _session(http, f"{emu.websocket_url()}?access_token={token}", first)
+        assert len(emu.live_sessions) == 2
+        assert len(emu.live.uses_spent) == 2
+
+
+async def test_emulator_command_serves_tls_with_the_ca_it_wrote(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--tls-ca-out: the emulator serves https/wss and the written CA is all a client needs."""
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    ca = tmp_path / "ca.pem"
+    args = parser.parse_args(["--listen", "127.0.0.1:0", "--api-key", KEY, "--tls-ca-out", str(ca)])
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_from_args(args, stop=stop))
+    err = ""
+    for _ in range(500):
+        err += capsys.readouterr().err
+        if "wss://" in err or task.done():
+            break
+        await asyncio.sleep(0.01)
+    match = re.search(r"https://127\.0\.0\.1:\d+", err)
+    assert match is not None, err
+    trusted = ssl.create_default_context(cafile=ca)
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with http.post(
+                f"{match.group(0)}/v1beta/auth_tokens",
+                json={},
+                headers={"x-goog-api-key": KEY},
+                ssl=trusted,
+            ) as response:
+                token = (await response.json())["name"]
+            url = match.group(0).replace("https://", "wss://") + (
+                "/ws/google.ai.generativelanguage.v1beta.GenerativeService."
+                f"BidiGenerateContentConstrained?access_token={token}"
+            )
+            async with http.ws_connect(url, ssl=trusted) as ws:
+                await ws.send_json(SETUP)
+                assert await ws.receive_json() == {"setupComplete": {}}
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=10)

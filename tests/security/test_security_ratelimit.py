@@ -31,58 +31,58 @@ class Clock:
         return self.now
 
 
-def limited(limiter: RateLimiter, caller: str, rate: str, burst: int) -> Failure:
+async def limited(limiter: RateLimiter, caller: str, rate: str, burst: int) -> Failure:
     with pytest.raises(Failure) as caught:
-        limiter.acquire(caller, parse_rate(rate, burst))
+        await limiter.acquire(caller, parse_rate(rate, burst))
     assert caught.value.reason is Reason.RATE_LIMITED
     return caught.value
 
 
-def test_a_bucket_allows_its_burst_then_refuses_then_recovers() -> None:
+async def test_a_bucket_allows_its_burst_then_refuses_then_recovers() -> None:
     """Burst 2 at 1/s: two mints, a refusal saying 1s, then 0.5s, then a mint again."""
     clock = Clock()
     limiter = RateLimiter(clock)
     rate = parse_rate("1/s", 2)
-    limiter.acquire("a", rate)
-    limiter.acquire("a", rate)
-    assert limited(limiter, "a", "1/s", 2).retry_delay == timedelta(seconds=1)
+    await limiter.acquire("a", rate)
+    await limiter.acquire("a", rate)
+    assert (await limited(limiter, "a", "1/s", 2)).retry_delay == timedelta(seconds=1)
     clock.now += 0.5
-    assert limited(limiter, "a", "1/s", 2).retry_delay == timedelta(seconds=0.5)
+    assert (await limited(limiter, "a", "1/s", 2)).retry_delay == timedelta(seconds=0.5)
     clock.now += 0.5
-    limiter.acquire("a", rate)
+    await limiter.acquire("a", rate)
 
 
-def test_the_refusal_names_the_caller_in_quota_failure() -> None:
+async def test_the_refusal_names_the_caller_in_quota_failure() -> None:
     """QuotaFailure.subject is the caller; the rate is in the message and metadata."""
     limiter = RateLimiter(Clock())
-    limiter.acquire("billing", parse_rate("60/m", 1))
-    failure = limited(limiter, "billing", "60/m", 1)
+    await limiter.acquire("billing", parse_rate("60/m", 1))
+    failure = await limited(limiter, "billing", "60/m", 1)
     assert [v.subject for v in failure.quota_violations] == ["billing"]
     assert failure.metadata == {"rate": "60/m", "burst": "1"}
     assert failure.code is grpc.StatusCode.RESOURCE_EXHAUSTED
 
 
-def test_buckets_are_per_caller() -> None:
+async def test_buckets_are_per_caller() -> None:
     """One caller's empty bucket does not limit another caller."""
     limiter = RateLimiter(Clock())
-    limiter.acquire("a", parse_rate("1/h", 1))
-    limited(limiter, "a", "1/h", 1)
-    limiter.acquire("b", parse_rate("1/h", 1))
+    await limiter.acquire("a", parse_rate("1/h", 1))
+    await limited(limiter, "a", "1/h", 1)
+    await limiter.acquire("b", parse_rate("1/h", 1))
 
 
-def test_a_smaller_burst_after_a_reload_caps_the_bucket() -> None:
+async def test_a_smaller_burst_after_a_reload_caps_the_bucket() -> None:
     """The rate comes from the policy in force: a reload that lowers the burst applies."""
     limiter = RateLimiter(Clock())
-    limiter.acquire("a", parse_rate("1/h", 10))
-    limiter.acquire("a", parse_rate("1/h", 1))  # nine left, capped to one, one taken
-    limited(limiter, "a", "1/h", 1)
+    await limiter.acquire("a", parse_rate("1/h", 10))
+    await limiter.acquire("a", parse_rate("1/h", 1))  # nine left, capped to one, one taken
+    await limited(limiter, "a", "1/h", 1)
 
 
-def test_the_bucket_map_is_bounded() -> None:
+async def test_the_bucket_map_is_bounded() -> None:
     """At most `capacity` buckets are kept (least recently used go first)."""
     limiter = RateLimiter(Clock(), capacity=3)
     for caller in "abcde":
-        limiter.acquire(caller, parse_rate("1/s", 1))
+        await limiter.acquire(caller, parse_rate("1/s", 1))
     assert len(limiter) == 3
 
 
@@ -112,7 +112,7 @@ def minter(write_policy: WritePolicy, clock: Clock, endpoint: Endpoint) -> Minte
         base_url="https://example.invalid",
         api_version="v1alpha",
         fingerprinter=Fingerprinter(b"k"),
-        idempotency=IdempotencyCache(100),
+        idempotency=IdempotencyCache(),
         policies=PolicyStore(policy),
         rate_limiter=RateLimiter(clock),
     )

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from livetokens.emulator._server import Emulator, EmulatorConfig, fingerprint
+from livetokens.emulator._tls import TLSUnavailable, loopback_tls
 
 DEFAULT_LISTEN = "127.0.0.1:8089"
 
@@ -112,6 +113,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="accept the liveConnectConstraints body field instead of rejecting it",
     )
     parser.add_argument(
+        "--tls-ca-out",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="serve TLS (https and wss, as google-genai's Live client needs) with a "
+        "certificate made at start-up for localhost/127.0.0.1, and write its CA "
+        "certificate (public) to PATH for clients to trust; needs 'cryptography'",
+    )
+    parser.add_argument(
         "--model-latency",
         type=_model_latency,
         action="append",
@@ -166,8 +176,17 @@ async def run_from_args(args: argparse.Namespace, *, stop: asyncio.Event | None 
             loop.add_signal_handler(sig, stop.set)
             installed.append(sig)
     host, port = args.listen
+    ssl_context = None
+    if args.tls_ca_out is not None:
+        try:
+            tls = loopback_tls()
+            tls.write_ca(args.tls_ca_out)
+        except (OSError, TLSUnavailable) as exc:
+            print(f"livetokens emulator: error: {exc}", file=sys.stderr)
+            raise SystemExit(2) from None
+        ssl_context = tls.server
     try:
-        async with Emulator(config, host=host, port=port) as emulator:
+        async with Emulator(config, host=host, port=port, ssl_context=ssl_context) as emulator:
             if args.error_rate > 0:
                 emulator.faults.set_error_rate(args.error_rate, args.error_status)
             fingerprints = ", ".join(sorted(fingerprint(k) for k in config.api_keys))
@@ -175,6 +194,7 @@ async def run_from_args(args: argparse.Namespace, *, stop: asyncio.Event | None 
                 "*** livetokens EMULATOR, NOT Google: tokens it mints are NOT valid at Google. "
                 f"Listening on {emulator.base_url} "
                 f"(POST /v1alpha/auth_tokens, /v1beta/auth_tokens; "
+                f"Live WebSocket {emulator.websocket_url()}; "
                 f"{len(config.api_keys)} API key(s), fingerprints {fingerprints}) ***",
                 file=sys.stderr,
                 flush=True,

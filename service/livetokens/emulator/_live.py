@@ -224,12 +224,15 @@ class LiveService:
     ``tokens``: the emulator's minted tokens (read only). ``clock``: the emulator's
     "now", used for expiry and the new-session window. ``check_interval``: how often
     (seconds) an open session compares the clock with its token's expiry.
+    ``history_limit``: keep at most this many session records, resumption handles and
+    use counters (oldest dropped; a dropped handle no longer resumes); None: all.
     """
 
     tokens: Mapping[str, StoredToken]
     clock: Callable[[], datetime]
     fingerprint: Callable[[str], str]
     check_interval: float = 0.05
+    history_limit: int | None = None
     sessions: list[LiveSession] = field(default_factory=list)
     uses_spent: dict[str, int] = field(default_factory=dict)
     _handles: dict[str, str] = field(default_factory=dict)
@@ -247,6 +250,7 @@ class LiveService:
             id=secrets.token_hex(8), api_version=version, method=method, opened_at=self.clock()
         )
         self.sessions.append(session)
+        self._trim()
         self._open[session.id] = ws
         try:
             await self._run(ws, request, session)
@@ -266,6 +270,15 @@ class LiveService:
                 session.close_reason or "",
             )
         return ws
+
+    def _trim(self) -> None:
+        limit = self.history_limit
+        if limit is None:
+            return
+        del self.sessions[: max(0, len(self.sessions) - limit)]
+        for table in (self._handles, self.uses_spent):
+            while len(table) > limit:
+                del table[next(iter(table))]
 
     async def inspect(self, request: web.Request) -> web.Response:
         """``GET /_emulator/live/sessions``: every session, optionally only one token's
@@ -363,6 +376,7 @@ class LiveService:
     async def _send_resumption_handle(self, ws: web.WebSocketResponse, name: str) -> None:
         handle = "emulator-resume-" + secrets.token_hex(12)
         self._handles[handle] = name
+        self._trim()
         await ws.send_json({"sessionResumptionUpdate": {"newHandle": handle, "resumable": True}})
 
     async def _converse(self, ws: web.WebSocketResponse, s: LiveSession, token: _Token) -> None:

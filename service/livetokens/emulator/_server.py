@@ -62,11 +62,12 @@ class EmulatorConfig:
     of the 2026-07 docs is accepted; rejected as an unknown name by default (spec §2).
     ``latency``: seconds added to every answer. ``model_latency``: extra seconds when
     ``bidiGenerateContentSetup.model`` is the key (with or without ``models/``).
-    ``seed``: seeds the error-rate draws. ``clock``: "now" for defaults and the
-    20-hour limit. ``history_limit``: keep at most this many captured requests and
-    stored tokens (oldest dropped); None keeps everything. ``expiry_check_interval``:
-    how often (seconds) an open Live session compares ``clock`` with its token's
-    expiry, so a test that moves an injected clock sees the session closed soon after.
+    ``seed``: seeds the error-rate draws. ``clock``: "now" for defaults, the 20-hour
+    limit, and the Live sessions' new-session window and expiry. ``history_limit``:
+    keep at most this many captured requests, stored tokens and Live session records
+    (oldest dropped); None keeps everything. ``expiry_check_interval``: how often
+    (seconds) an open Live session compares ``clock`` with its token's expiry, so a
+    test that moves an injected clock sees the session closed soon after.
     """
 
     api_keys: frozenset[str] = frozenset()
@@ -185,6 +186,7 @@ class Emulator:
             clock=self.config.clock,
             fingerprint=fingerprint,
             check_interval=self.config.expiry_check_interval,
+            history_limit=self.config.history_limit,
         )
         self._ssl_context = ssl_context
         self._host = host

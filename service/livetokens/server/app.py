@@ -15,6 +15,7 @@ import dataclasses
 import logging
 import pathlib
 import signal
+from collections.abc import Callable
 
 import grpc
 import httpx
@@ -28,9 +29,11 @@ from livetokens.server.idempotency import IdempotencyCache
 from livetokens.server.metrics import Metrics, TimedAudit
 from livetokens.server.minting import Minter
 from livetokens.server.policy_watch import PolicyWatcher
+from livetokens.server.security.ratelimit import RateLimiter
 from livetokens.server.security.runtime import Security, build_security
 from livetokens.server.servicer import TokenServicer
 from livetokens.server.settings import ObservabilitySettings, Settings, SettingsError
+from livetokens.server.state import StateStore, build_store
 from livetokens.server.tracing import Tracing, otlp_provider
 from livetokens.server.upstream import GeminiTokenClient, default_transport
 from livetokens.v1 import token_service_pb2 as ts
@@ -51,6 +54,8 @@ class RunningServer:
     upstream: GeminiTokenClient
     minter: Minter
     security: Security | None = None
+    state: StateStore | None = None
+    idempotency: IdempotencyCache | None = None
     metrics: Metrics = dataclasses.field(default_factory=Metrics)
     readiness: Readiness = dataclasses.field(default_factory=lambda: Readiness(()))
     admin: AdminServer | None = None
@@ -80,9 +85,15 @@ class RunningServer:
                     if self.security is not None:
                         await self.security.aclose()
                 finally:
-                    self.tracing.shutdown()
-                    if self.admin is not None:
-                        await self.admin.stop()
+                    try:
+                        if self.idempotency is not None:
+                            await self.idempotency.aclose()
+                        if self.state is not None:
+                            await self.state.aclose()
+                    finally:
+                        self.tracing.shutdown()
+                        if self.admin is not None:
+                            await self.admin.stop()
 
     def _grace_over(self) -> None:
         self.metrics.grace_over = True
@@ -119,6 +130,9 @@ def server_options(settings: ObservabilitySettings) -> list[tuple[str, int]]:
     ``max_connection_age`` (grpc-core adds +-10% jitter), so a mesh or an L4 balancer
     can rebalance, and clients reconnect transparently."""
     options = [
+        # gRPC's default on Linux, stated because `--workers N` relies on it: N processes
+        # bind one port and the kernel spreads connections over them.
+        ("grpc.so_reuseport", 1),
         ("grpc.keepalive_permit_without_calls", 1),
         # Clients may ping every 10 s or more without being told "too many pings".
         ("grpc.http2.min_recv_ping_interval_without_data_ms", 10_000),
@@ -141,6 +155,37 @@ def _metrics_for(security: Security) -> Metrics:
     return Metrics(known_caller=lambda caller: policies.current().for_caller(caller) is not None)
 
 
+def _gauge(obj: object, attribute: str) -> Callable[[], float | None]:
+    """Reads ``obj.attribute`` at scrape time; None (no sample) when it has none."""
+
+    def read() -> float | None:
+        value = getattr(obj, attribute, None)
+        return None if value is None else float(value)
+
+    return read
+
+
+def _state_gauges(metrics: Metrics, state: StateStore, idempotency: IdempotencyCache) -> None:
+    """Gauges of the state backend and idempotency cache (owned elsewhere), read through
+    their plain counter attributes at scrape time. A Redis backend has no per-process
+    entry count: those gauges are then absent."""
+    metrics.gauge_source(
+        "livetokens_idempotency_entries",
+        "Idempotency entries held in this process (memory backend).",
+        _gauge(state, "entries"),
+    )
+    metrics.gauge_source(
+        "livetokens_idempotency_bytes",
+        "Bytes of idempotency entries held in this process (memory backend).",
+        _gauge(state, "bytes"),
+    )
+    metrics.gauge_source(
+        "livetokens_idempotency_in_flight",
+        "Mints with a request_id in flight in this process.",
+        _gauge(idempotency, "in_flight"),
+    )
+
+
 async def create_server(
     settings: Settings,
     *,
@@ -155,7 +200,13 @@ async def create_server(
     obs = settings.observability
     key = settings.fingerprint_key.reveal().encode() if settings.fingerprint_key else None
     fingerprinter = Fingerprinter(key)
-    security = build_security(settings.listen, settings.security, fingerprint=fingerprinter)
+    state = build_store(settings.state)
+    security = build_security(
+        settings.listen,
+        settings.security,
+        fingerprint=fingerprinter,
+        rate_limiter=RateLimiter(store=state),
+    )
     metrics = _metrics_for(security)
     policy_path = security.policies.path
     if policy_path is not None:
@@ -175,7 +226,7 @@ async def create_server(
             "LIVETOKENS_FINGERPRINT_KEY is not set: token fingerprints are stable only "
             "until this process restarts"
         )
-    idempotency = IdempotencyCache(settings.idempotency_capacity)
+    idempotency = IdempotencyCache(state, lease=settings.state.lease)
     minter = Minter(
         upstream,
         base_url=settings.upstream.base_url,
@@ -187,17 +238,7 @@ async def create_server(
         audit=TimedAudit(security.audit, metrics) if security.audit is not None else None,
         audit_fail_open=settings.security.audit_fail_open,
     )
-    # Gauges of parts owned elsewhere, read at scrape time through these callables.
-    metrics.gauge_source(
-        "livetokens_idempotency_entries",
-        "Entries in the idempotency cache (request_ids remembered).",
-        lambda: len(idempotency),
-    )
-    metrics.gauge_source(
-        "livetokens_idempotency_bytes",
-        "Approximate bytes held by the idempotency cache's entries.",
-        idempotency.approx_bytes,
-    )
+    _state_gauges(metrics, state, idempotency)
     server = grpc.aio.server(
         maximum_concurrent_rpcs=settings.max_concurrent_rpcs,
         interceptors=tracing.interceptors(),
@@ -225,9 +266,11 @@ async def create_server(
     except SettingsError:
         await upstream.aclose()
         await security.aclose()
+        await state.aclose()
         raise
     await server.start()
     await readiness.serving()
+    log.info("state backend: %s", state.name)
     running = RunningServer(
         server,
         port,
@@ -235,6 +278,8 @@ async def create_server(
         upstream,
         minter,
         security,
+        state,
+        idempotency,
         metrics=metrics,
         readiness=readiness,
         admin=admin,

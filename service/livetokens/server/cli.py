@@ -97,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="with the bundled emulator: delay answers for MODEL (repeatable; for tests)",
     )
     _add_security_arguments(serve)
+    _add_state_arguments(serve)
     _add_observability_arguments(serve)
 
     mint = sub.add_parser(
@@ -319,6 +320,43 @@ _OBSERVABILITY_FLAGS = (
 )
 
 
+def _add_state_arguments(serve: argparse.ArgumentParser) -> None:
+    """The `serve` flags of docs/state.md; each also has a LIVETOKENS_* variable."""
+    group = serve.add_argument_group("shared state and workers (docs/state.md)")
+    group.add_argument(
+        "--state",
+        help="memory (default; per process) or redis://[USER@]HOST:PORT/DB, rediss://... "
+        "(TLS): where idempotency entries and rate buckets live. The ACL user's password "
+        "comes from LIVETOKENS_STATE_PASSWORD(_FILE)",
+    )
+    group.add_argument(
+        "--state-failure-mode",
+        choices=("closed", "local"),
+        help="when Redis is down or slow: closed (default) refuses with STATE_UNAVAILABLE; "
+        "local carries on with per-process deduplication and limits (logged and counted)",
+    )
+    group.add_argument(
+        "--state-lease", help="seconds a mint's claim outlives a replica that died (default 5)"
+    )
+    group.add_argument("--state-timeout", help="cap in seconds on one Redis call (default 0.5)")
+    group.add_argument(
+        "--idempotency-max-bytes",
+        help="byte bound of the in-memory idempotency entries (default 64 MiB)",
+    )
+    group.add_argument(
+        "--workers",
+        help="server processes sharing the listen port with SO_REUSEPORT (default 1); "
+        "more than 1 needs --state redis://... or --accept-per-worker-state",
+    )
+    group.add_argument(
+        "--accept-per-worker-state",
+        action="store_true",
+        default=None,
+        help="allow --workers N > 1 with the memory backend: each worker then deduplicates "
+        "only its own retries and gives each caller the full rate (N x the policy rate)",
+    )
+
+
 def _hash_secret(args: argparse.Namespace) -> int:
     from livetokens.server.security.policy import hash_secret
 
@@ -336,7 +374,9 @@ def _hash_secret(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `livetokens` command."""
-    args = build_parser().parse_args(argv)
+    raw = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(raw)
+    args.raw_argv = raw[1:] if raw and raw[0] == "serve" else raw
     # grpc-core logs to stderr on its own, outside Python logging (and so outside
     # --log-format json): only its errors, unless the operator asks for more.
     os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
@@ -420,6 +460,26 @@ async def upstream_for(
         )
 
 
+def check_workers(settings: Settings) -> None:
+    """Refuse N > 1 workers on per-process state unless the operator accepted it."""
+    state = settings.state
+    if state.backend != "memory":
+        return
+    if not state.accept_per_worker_state:
+        raise SettingsError(
+            f"--workers {state.workers} with the memory state backend would keep "
+            "idempotency entries and rate limits PER WORKER: a retry balanced to another "
+            f"worker mints a second token, and each caller gets {state.workers}x its rate. "
+            "Use --state redis://..., or pass --accept-per-worker-state to accept that"
+        )
+    log.warning(
+        "%d workers with the memory state backend: idempotency and rate limits are per "
+        "worker (a retry on another worker mints again; callers get %dx their rate)",
+        state.workers,
+        state.workers,
+    )
+
+
 def check_upstream(settings: Settings) -> None:
     """Refuse a server that would have no real upstream key, or an ambiguous request."""
     emulator = settings.security.emulator
@@ -460,6 +520,13 @@ async def _serve(args: argparse.Namespace) -> int:
                 "audit_log",
                 "audit_fsync",
                 "audit_fail_open",
+                "state",
+                "state_failure_mode",
+                "state_lease",
+                "state_timeout",
+                "idempotency_max_bytes",
+                "workers",
+                "accept_per_worker_state",
                 "emulator",
                 "trust_wide_proxy_ranges",
                 *_OBSERVABILITY_FLAGS,
@@ -470,6 +537,14 @@ async def _serve(args: argparse.Namespace) -> int:
     from livetokens.server import logs
 
     logs.configure(settings.observability.log_format, settings.log_level)
+    if settings.state.workers > 1:
+        from livetokens.server.workers import supervise
+
+        check_workers(settings)
+        async with upstream_for(
+            settings, _model_latencies(args.emulator_model_latency)
+        ) as effective:
+            return await supervise(effective, args)
     async with upstream_for(settings, _model_latencies(args.emulator_model_latency)) as effective:
         running = await create_server(effective)
         host = effective.listen.rpartition(":")[0]

@@ -152,19 +152,15 @@ class Minter:
         caller = identity.caller
         if not request.request_id:
             return await self._mint(effective, caller=caller, deadline=deadline, rate=rate), True
-        fresh = False
 
-        def mint_once() -> Awaitable[ts.Token]:
-            nonlocal fresh
-            fresh = True
-            return self._mint(effective, caller=caller, deadline=deadline, rate=rate)
+        def mint_once(shared_deadline: float | None) -> Awaitable[ts.Token]:
+            return self._mint(effective, caller=caller, deadline=shared_deadline, rate=rate)
 
         # Keyed by the caller and the request as sent, so that a policy reload between
         # a call and its retry does not turn the retry into REQUEST_ID_REUSED.
-        token = await self._idempotency.run(
-            caller, request, mint_once, ttl=self._remaining_session_window
+        return await self._idempotency.run(
+            caller, request, mint_once, ttl=self._remaining_session_window, deadline=deadline
         )
-        return token, fresh
 
     def _now(self) -> str:
         return tr.rfc3339(self._clock())
@@ -230,7 +226,7 @@ class Minter:
         rate: Rate | None = None,
     ) -> ts.Token:
         if rate is not None and self._rate_limiter is not None:
-            self._rate_limiter.acquire(caller, rate)
+            await self._rate_limiter.acquire(caller, rate, deadline=deadline)
         started = time.monotonic()
         translation = tr.translate(request, now=self._clock())
         name = await self._endpoint.create_token(translation.body, deadline=deadline)

@@ -131,6 +131,30 @@ class ObservabilitySettings:
 
 
 @dataclasses.dataclass(frozen=True)
+class StateSettings:
+    """Where idempotency entries and rate buckets live, and what happens when that
+    place fails (docs/state.md)."""
+
+    # "memory" (per process) or a redis:// / rediss:// URL shared by every replica.
+    backend: str = "memory"
+    # closed: refuse with STATE_UNAVAILABLE while Redis is unreachable; local: carry
+    # on with per-process deduplication and limits (logged and counted).
+    failure_mode: Literal["closed", "local"] = "closed"
+    # Password of the Redis ACL user (LIVETOKENS_STATE_PASSWORD or _FILE; never a flag).
+    password: Secret | None = None
+    # Byte bound of the in-memory idempotency entries (memory backend, and local mode).
+    idempotency_max_bytes: int = 64 * 1024 * 1024
+    # Seconds a claim outlives a replica that died mid-mint.
+    lease: float = 5.0
+    # Cap in seconds on one Redis call (the caller's deadline bounds it too).
+    call_timeout: float = 0.5
+    # Server processes sharing the listen port (SO_REUSEPORT).
+    workers: int = 1
+    # With the memory backend and workers > 1: the operator accepts per-worker state.
+    accept_per_worker_state: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
 class Settings:
     """Everything the server needs; pass it down, never read globals."""
 
@@ -141,11 +165,11 @@ class Settings:
     # fingerprints are stable only within one run (the server warns at start-up).
     fingerprint_key: Secret | None = None
     grace_period: float = 10.0
-    idempotency_capacity: int = 100_000
     max_concurrent_rpcs: int | None = None
     log_level: str = "INFO"
     security: SecuritySettings = dataclasses.field(default_factory=SecuritySettings)
     observability: ObservabilitySettings = dataclasses.field(default_factory=ObservabilitySettings)
+    state: StateSettings = dataclasses.field(default_factory=StateSettings)
 
 
 def _read_file(path: str, name: str) -> str:
@@ -226,6 +250,7 @@ def from_env(env: Mapping[str, str] | None = None, **overrides: object) -> Setti
     _check_listen(listen)
     security = _security(env, given)
     observability = _observability(env, given)
+    state = _state(env, given)
     settings = Settings(
         listen=listen,
         upstream=upstream,
@@ -235,6 +260,7 @@ def from_env(env: Mapping[str, str] | None = None, **overrides: object) -> Setti
         log_level=env.get("LIVETOKENS_LOG_LEVEL", "INFO").upper(),
         security=security,
         observability=observability,
+        state=state,
     )
     if given:
         settings = dataclasses.replace(settings, **given)  # type: ignore[arg-type]
@@ -393,6 +419,66 @@ def _observability(env: Mapping[str, str], given: dict[str, object]) -> Observab
     )
 
 
+# StateSettings fields that flags may override, and the variable each one reads.
+_STATE_ENV = {
+    "state": "LIVETOKENS_STATE",
+    "state_failure_mode": "LIVETOKENS_STATE_FAILURE_MODE",
+    "idempotency_max_bytes": "LIVETOKENS_IDEMPOTENCY_MAX_BYTES",
+    "state_lease": "LIVETOKENS_STATE_LEASE",
+    "state_timeout": "LIVETOKENS_STATE_TIMEOUT",
+    "workers": "LIVETOKENS_WORKERS",
+    "accept_per_worker_state": "LIVETOKENS_ACCEPT_PER_WORKER_STATE",
+}
+
+
+def _state(env: Mapping[str, str], given: dict[str, object]) -> StateSettings:
+    """StateSettings from the environment, with flags (popped from ``given``) on top."""
+    flags = {name: given.pop(name) for name in list(given) if name in _STATE_ENV}
+    merged = {name: str(env[var]) for name, var in _STATE_ENV.items() if env.get(var)}
+    merged.update({name: str(value) for name, value in flags.items()})
+    defaults = StateSettings()
+    backend = merged.get("state", defaults.backend).strip()
+    if backend != "memory" and not backend.startswith(("redis://", "rediss://")):
+        raise SettingsError(
+            f"--state must be memory, redis://HOST:PORT/DB or rediss://HOST:PORT/DB, "
+            f"got {backend.split('@')[-1]!r}"
+        )
+    mode = merged.get("state_failure_mode", defaults.failure_mode).strip().lower()
+    if mode not in ("closed", "local"):
+        raise SettingsError(f"--state-failure-mode must be closed or local, got {mode!r}")
+    numbers = {
+        "idempotency_max_bytes": (
+            "--idempotency-max-bytes / LIVETOKENS_IDEMPOTENCY_MAX_BYTES",
+            defaults.idempotency_max_bytes,
+        ),
+        "workers": ("--workers / LIVETOKENS_WORKERS", defaults.workers),
+    }
+    ints = {
+        name: _int({var: merged[name]} if name in merged else {}, var, default)
+        for name, (var, default) in numbers.items()
+    }
+    spans = {
+        name: _float({var: merged[name]} if name in merged else {}, var, default)
+        for name, var, default in (
+            ("state_lease", "--state-lease / LIVETOKENS_STATE_LEASE", defaults.lease),
+            ("state_timeout", "--state-timeout / LIVETOKENS_STATE_TIMEOUT", defaults.call_timeout),
+        )
+    }
+    accept = "accept_per_worker_state" in flags and bool(flags["accept_per_worker_state"])
+    if not accept:
+        accept = _bool(env, "LIVETOKENS_ACCEPT_PER_WORKER_STATE", False)
+    return StateSettings(
+        backend=backend,
+        failure_mode=mode,  # type: ignore[arg-type]
+        password=secret_from_env(env, "LIVETOKENS_STATE_PASSWORD"),
+        idempotency_max_bytes=ints["idempotency_max_bytes"],
+        lease=spans["state_lease"],
+        call_timeout=spans["state_timeout"],
+        workers=ints["workers"],
+        accept_per_worker_state=accept,
+    )
+
+
 def _check_listen(listen: str, name: str = "listen address") -> None:
     host, sep, port = listen.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
@@ -478,6 +564,24 @@ def environ_doc() -> dict[str, str]:
         ),
         "LIVETOKENS_AUDIT_FAIL_OPEN": (
             "true: return tokens even when the audit record cannot be written (default false)."
+        ),
+        "LIVETOKENS_STATE": (
+            "memory (default, per process) or redis://[USER@]HOST:PORT/DB, rediss://... (TLS): "
+            "where idempotency entries and rate buckets live (docs/state.md)."
+        ),
+        "LIVETOKENS_STATE_PASSWORD / _FILE": "Password of the Redis ACL user.",
+        "LIVETOKENS_STATE_FAILURE_MODE": (
+            "closed (default: STATE_UNAVAILABLE while Redis is down) or local (per-process "
+            "deduplication and limits while it is down)."
+        ),
+        "LIVETOKENS_STATE_LEASE": "Seconds a mint's claim outlives a dead replica (default 5).",
+        "LIVETOKENS_STATE_TIMEOUT": "Cap in seconds on one Redis call (default 0.5).",
+        "LIVETOKENS_IDEMPOTENCY_MAX_BYTES": (
+            "Byte bound of in-memory idempotency entries (default 67108864 = 64 MiB)."
+        ),
+        "LIVETOKENS_WORKERS": "Server processes sharing the port (default 1).",
+        "LIVETOKENS_ACCEPT_PER_WORKER_STATE": (
+            "true: allow workers > 1 with the memory backend (state per worker)."
         ),
         "LIVETOKENS_AUDIT_KEY / _FILE": (
             "HMAC key chaining audit records (default: derived from the fingerprint key, "

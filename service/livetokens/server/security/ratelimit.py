@@ -3,13 +3,14 @@
 A bucket holds at most ``burst`` tokens and gains ``per_second`` tokens a second; a
 mint takes one. An empty bucket refuses with RESOURCE_EXHAUSTED / RATE_LIMITED,
 ``QuotaFailure`` (subject = the caller) and ``RetryInfo`` saying when the next token
-will be there. The clock is injected, so tests move time instead of sleeping.
+will be there. The buckets live in the state store (state/port.py): in this process's
+memory by default, or in Redis, where every replica takes from the same bucket and the
+RetryInfo delay is the shared bucket's. The clock is injected, so tests move time
+instead of sleeping.
 """
 
 from __future__ import annotations
 
-import collections
-import dataclasses
 import math
 import time
 from collections.abc import Callable
@@ -17,50 +18,39 @@ from datetime import timedelta
 
 from livetokens.server.errors import Failure, QuotaViolation, Reason
 from livetokens.server.security.policy import Rate
-
-
-@dataclasses.dataclass
-class _Bucket:
-    tokens: float
-    updated: float
+from livetokens.server.state.memory import MemoryStore
+from livetokens.server.state.port import StateStore
 
 
 class RateLimiter:
-    """Token buckets by caller id. At most ``capacity`` buckets are kept, least recently
-    used first out (a forgotten bucket comes back full)."""
+    """Token buckets by caller id, kept in a :class:`StateStore`."""
 
     def __init__(
-        self, clock: Callable[[], float] = time.monotonic, capacity: int = 100_000
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        capacity: int = 100_000,
+        *,
+        store: StateStore | None = None,
     ) -> None:
-        self._clock = clock
-        self._capacity = capacity
-        self._buckets: collections.OrderedDict[str, _Bucket] = collections.OrderedDict()
+        """``store`` None: a private in-memory store with at most ``capacity`` buckets
+        (least recently used first out; a forgotten bucket comes back full) on ``clock``."""
+        self.store: StateStore = (
+            store if store is not None else MemoryStore(clock=clock, bucket_capacity=capacity)
+        )
 
     def __len__(self) -> int:
-        return len(self._buckets)
+        return int(getattr(self.store, "buckets", 0))
 
-    def acquire(self, caller: str, rate: Rate) -> None:
+    async def acquire(self, caller: str, rate: Rate, *, deadline: float | None = None) -> None:
         """Take one token from ``caller``'s bucket, or raise RATE_LIMITED.
 
         The rate comes from the policy in force, so a reload that changes it applies
-        at once (a bucket is capped to a smaller burst).
+        at once (a bucket is capped to a smaller burst). A store that cannot answer
+        raises STATE_UNAVAILABLE (or, in local mode, limits locally).
         """
-        now = self._clock()
-        bucket = self._buckets.get(caller)
-        if bucket is None:
-            bucket = _Bucket(float(rate.burst), now)
-            self._buckets[caller] = bucket
-            while len(self._buckets) > self._capacity:
-                self._buckets.popitem(last=False)
-        else:
-            self._buckets.move_to_end(caller)
-            elapsed = max(0.0, now - bucket.updated)
-            bucket.tokens = min(float(rate.burst), bucket.tokens + elapsed * rate.per_second)
-            bucket.updated = now
-        if bucket.tokens >= 1.0:
-            bucket.tokens -= 1.0
+        wait = await self.store.take(caller, rate.per_second, rate.burst, deadline=deadline)
+        if wait <= 0:
             return
-        wait = (1.0 - bucket.tokens) / rate.per_second
         # Whole milliseconds, rounded up, so that a retry after the delay succeeds.
         delay = timedelta(milliseconds=math.ceil(wait * 1000))
         raise Failure(

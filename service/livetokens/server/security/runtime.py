@@ -131,7 +131,11 @@ def check_proxy_ranges(items: tuple[str, ...], *, force_wide: bool) -> None:
 
 
 def build_security(
-    listen: str, settings: SecuritySettings, *, fingerprint: Callable[[str], str]
+    listen: str,
+    settings: SecuritySettings,
+    *,
+    fingerprint: Callable[[str], str],
+    rate_limiter: RateLimiter | None = None,
 ) -> Security:
     """Check the settings, load the policy and TLS files, open the audit log.
 
@@ -194,7 +198,13 @@ def build_security(
         fingerprint=fingerprint,
     )
     security = Security(
-        settings, policies, authenticator, RateLimiter(), audit, tls, tuple(methods)
+        settings,
+        policies,
+        authenticator,
+        rate_limiter or RateLimiter(),
+        audit,
+        tls,
+        tuple(methods),
     )
     _warn(listen, security)
     return security

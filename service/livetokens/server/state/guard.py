@@ -1,0 +1,186 @@
+"""What happens when the shared backend is down or slow (``--state-failure-mode``).
+
+``closed`` (the default): the call fails with UNAVAILABLE / STATE_UNAVAILABLE and
+RetryInfo; nothing is minted without the shared claim, so a retry balanced to another
+replica can never mint a second token silently.
+
+``local``: the call goes on with this process's own memory (local-only deduplication
+and rate limits), logged once per outage and counted per call. Availability is kept at
+the price of what the backend promised: while it is down a retry on another replica
+mints again, and every replica gives a caller its full rate.
+
+Either way a failure opens a short circuit (``reopen_after`` seconds) during which the
+backend is not asked, so a hung Redis costs callers nothing but that wait once; after
+it the next call probes the backend again, and the first success closes the circuit
+(recovery needs nobody).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Literal, TypeVar
+
+from livetokens.server.errors import Failure, Reason
+from livetokens.server.state.memory import MemoryStore
+from livetokens.server.state.port import (
+    ClaimResult,
+    Done,
+    IdemKey,
+    Pending,
+    StateStore,
+    StateUnavailable,
+)
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+FailureMode = Literal["closed", "local"]
+LOCAL_OWNER_PREFIX = "l"
+
+
+def state_unavailable(retry_after: float) -> Failure:
+    """The caller's view of an unavailable backend: UNAVAILABLE with RetryInfo."""
+    delay = timedelta(milliseconds=max(1, round(retry_after * 1000)))
+    return Failure(
+        Reason.STATE_UNAVAILABLE,
+        "livetokens could not reach its shared state backend, so it did not mint (a "
+        f"mint without it could duplicate a token); retry after {delay.total_seconds():g}s.",
+        retry_delay=delay,
+    )
+
+
+class GuardedStore:
+    """A StateStore that applies the failure mode to a shared ``primary``.
+
+    Counters (plain attributes): ``unavailable_events`` (calls refused, closed mode),
+    ``degraded_events`` (calls served from local memory, local mode), ``outages``.
+    """
+
+    def __init__(
+        self,
+        primary: StateStore,
+        *,
+        mode: FailureMode = "closed",
+        local: MemoryStore | None = None,
+        reopen_after: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """``local`` is the memory used in ``local`` mode (one is made when None)."""
+        self.primary = primary
+        self.mode = mode
+        self.local = local or MemoryStore(owner_prefix=LOCAL_OWNER_PREFIX)
+        self.reopen_after = reopen_after
+        self.unavailable_events = 0
+        self.degraded_events = 0
+        self.outages = 0
+        self._clock = clock
+        self._retry_at = 0.0
+        self._down = False
+
+    @property
+    def name(self) -> str:
+        """The primary's name and the mode."""
+        return f"{self.primary.name} (fail {self.mode})"
+
+    @property
+    def down(self) -> bool:
+        """Whether the last call to the backend failed (the circuit is open)."""
+        return self._down
+
+    async def _guarded(
+        self, what: str, primary: Callable[[], Awaitable[T]], local: Callable[[], Awaitable[T]]
+    ) -> T:
+        if not self._down or self._clock() >= self._retry_at:
+            try:
+                result = await primary()
+            except StateUnavailable as exc:
+                self._trip(what, exc)
+            else:
+                if self._down:
+                    self._down = False
+                    log.warning(
+                        "state backend %s is back; shared state in force again", self.primary.name
+                    )
+                return result
+        if self.mode == "closed":
+            self.unavailable_events += 1
+            raise state_unavailable(max(self._retry_at - self._clock(), self.reopen_after))
+        self.degraded_events += 1
+        return await local()
+
+    def _trip(self, what: str, exc: StateUnavailable) -> None:
+        self._retry_at = self._clock() + self.reopen_after
+        if not self._down:
+            self._down = True
+            self.outages += 1
+            consequence = (
+                "refusing mints with STATE_UNAVAILABLE until it answers"
+                if self.mode == "closed"
+                else "DEGRADED: deduplication and rate limits are local to this process "
+                "until it answers"
+            )
+            log.error(
+                "state backend %s failed (%s): %s; %s", self.primary.name, what, exc, consequence
+            )
+
+    async def claim(
+        self, key: IdemKey, digest: bytes, lease: float, *, deadline: float | None
+    ) -> ClaimResult:
+        """Claim in the backend, or per the failure mode."""
+        return await self._guarded(
+            "claim",
+            lambda: self.primary.claim(key, digest, lease, deadline=deadline),
+            lambda: self.local.claim(key, digest, lease, deadline=deadline),
+        )
+
+    async def look(self, key: IdemKey, *, deadline: float | None) -> Pending | Done | None:
+        """Look in the backend, or per the failure mode."""
+        return await self._guarded(
+            "look",
+            lambda: self.primary.look(key, deadline=deadline),
+            lambda: self.local.look(key, deadline=deadline),
+        )
+
+    async def take(
+        self, bucket: str, per_second: float, burst: int, *, deadline: float | None
+    ) -> float:
+        """Take from the shared bucket, or per the failure mode."""
+        return await self._guarded(
+            "take",
+            lambda: self.primary.take(bucket, per_second, burst, deadline=deadline),
+            lambda: self.local.take(bucket, per_second, burst, deadline=deadline),
+        )
+
+    def _owner_store(self, owner: str) -> StateStore:
+        return self.local if owner.startswith(LOCAL_OWNER_PREFIX) else self.primary
+
+    async def renew(
+        self, key: IdemKey, owner: str, lease: float, *, deadline: float | None
+    ) -> bool:
+        """Renew where the claim was made (raises StateUnavailable from the backend)."""
+        return await self._owner_store(owner).renew(key, owner, lease, deadline=deadline)
+
+    async def complete(
+        self,
+        key: IdemKey,
+        owner: str,
+        digest: bytes,
+        token: bytes,
+        ttl: float,
+        *,
+        deadline: float | None,
+    ) -> bytes:
+        """Complete where the claim was made (raises StateUnavailable from the backend)."""
+        store = self._owner_store(owner)
+        return await store.complete(key, owner, digest, token, ttl, deadline=deadline)
+
+    async def release(self, key: IdemKey, owner: str, *, deadline: float | None) -> None:
+        """Release where the claim was made (raises StateUnavailable from the backend)."""
+        await self._owner_store(owner).release(key, owner, deadline=deadline)
+
+    async def aclose(self) -> None:
+        """Close the backend."""
+        await self.primary.aclose()
