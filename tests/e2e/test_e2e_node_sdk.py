@@ -3,7 +3,9 @@ opens a Live session with a token minted through livetokens.
 
 The JS SDK sends the token as ``?access_token=`` (the Python SDK uses the header), and
 trusts the emulator's test CA through ``NODE_EXTRA_CA_CERTS``. `make test-python`
-installs the package with ``npm ci``; a missing install fails this test, never skips it.
+installs the package with ``npm ci`` (`make e2e-node-deps`); when pytest is run directly
+and it is missing, the test runs that Makefile target itself, and fails (never skips)
+when it cannot.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ import json
 import os
 import pathlib
 import shutil
+import subprocess
 
+import pytest
 from e2e_support import sessions_of
 
 from livetokens.emulator import Emulator, LoopbackTLS
@@ -22,21 +26,37 @@ from livetokens.v1 import token_service_pb2 as ts
 from livetokens.v1 import token_service_pb2_grpc as ts_grpc
 
 NODE_DIR = pathlib.Path(__file__).parent / "node"
+REPO = NODE_DIR.parents[2]
 MODEL = "gemini-live-2.5-flash-preview"
 
 
+@pytest.fixture(scope="module")
+def node() -> str:
+    """The node executable, with tests/e2e/node's pinned packages installed."""
+    node = shutil.which("node")
+    assert node, "node is not installed: the Makefile's prerequisites install it"
+    if not (NODE_DIR / "node_modules" / ".npm-ci-stamp").is_file():
+        done = subprocess.run(
+            ["make", "--no-print-directory", "-C", str(REPO), "e2e-node-deps"],  # noqa: S607
+            capture_output=True,
+            text=True,
+            timeout=240,
+            check=False,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+    assert (NODE_DIR / "node_modules" / "@google" / "genai").is_dir()
+    return node
+
+
+@pytest.mark.timeout(300)  # the first run may install the npm packages
 async def test_node_app_starts_a_session_as_token_lock_says(
+    node: str,
     stub: ts_grpc.TokenServiceStub,
     emulator: Emulator,
     tls: LoopbackTLS,
     tmp_path: pathlib.Path,
 ) -> None:
     """@google/genai in Node connects with the token; locked fields win, the rest are the app's."""
-    node = shutil.which("node")
-    assert node, "node is not installed: the Makefile's prerequisites install it"
-    assert (NODE_DIR / "node_modules" / "@google" / "genai").is_dir(), (
-        "tests/e2e/node is not installed: run `make e2e-node-deps` (npm ci)"
-    )
     request = ts.TokenRequest(
         constraints=ts.LiveConstraints(
             model=MODEL,

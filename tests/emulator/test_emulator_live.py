@@ -336,3 +336,18 @@ async def test_emulator_command_serves_tls_with_the_ca_it_wrote(
     finally:
         stop.set()
         await asyncio.wait_for(task, timeout=10)
+
+
+async def test_under_a_full_lock_the_apps_resumption_handle_is_ignored(
+    emulator: Emulator, mint: Mint, ws_session: aiohttp.ClientSession
+) -> None:
+    """A full-lock token drops the app's handle [3P], so a reconnect is a new session. [U]"""
+    body = {"uses": 1, "bidiGenerateContentSetup": {"model": "models/m", "sessionResumption": {}}}
+    token = await _token(mint, body)
+    url = f"{emulator.websocket_url()}?access_token={token}"
+    received, _ = await _session(ws_session, url)
+    [update] = [m for m in received if "sessionResumptionUpdate" in m]
+    handle = update["sessionResumptionUpdate"]["newHandle"]
+    resume = {"setup": {"model": "models/m", "sessionResumption": {"handle": handle}}}
+    assert await _close_of(ws_session, url, resume) == (1008, "Auth token has no uses left.")
+    assert [s.resumed for s in emulator.live_sessions] == [False, False]

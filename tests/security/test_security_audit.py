@@ -41,9 +41,10 @@ burst = 1
 
 
 def records(path: pathlib.Path) -> list[dict[str, Any]]:
-    """Every record in the audit file, asserting one JSON object per line."""
-    lines = path.read_text().splitlines()
-    return [json.loads(line) for line in lines]
+    """Every decision record in the audit file (not anchors, stop or reload records),
+    without its MAC, asserting one JSON object per line."""
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    return [{k: v for k, v in r.items() if k != "mac"} for r in lines if "type" not in r]
 
 
 # --- the log itself ------------------------------------------------------------------------
@@ -117,8 +118,12 @@ async def test_a_failed_write_raises_and_the_next_one_starts_on_a_new_line(
     path.write_bytes(bytes(sink))  # what the failed write left on "disk"
     await audit.write({"n": 2})
     await audit.aclose()
-    last = bytes(sink).split(b"\n")[-2]
-    assert json.loads(last) == {"seq": 2, "n": 2}
+    lines = bytes(sink).split(b"\n")
+    assert lines[-1] == b""
+    assert json.loads(lines[-2])["type"] == "stop"
+    assert {k: v for k, v in json.loads(lines[-3]).items() if k != "mac"} == {"seq": 1, "n": 2}
+    # Nothing was ever written whole, so the log starts over with its start anchor.
+    assert json.loads(lines[-4])["reason"] == "start"
 
 
 async def test_reopen_follows_log_rotation(tmp_path: pathlib.Path) -> None:
@@ -395,7 +400,7 @@ async def test_a_call_cancelled_while_minting_is_recorded(
                 await asyncio.sleep(0.01)
             pending.cancel()
             path = tmp_path / "audit.jsonl"
-            while not path.read_text():  # noqa: ASYNC110 - the record is written in the background
+            while not records(path):  # noqa: ASYNC110 - the record is written in the background
                 await asyncio.sleep(0.01)
     (record,) = records(path)
     assert (record["caller"], record["decision"]) == ("bearer:app", "cancelled")

@@ -205,6 +205,13 @@ async def create_server(
         settings.listen,
         settings.security,
         fingerprint=fingerprinter,
+        fingerprint_key=key,
+        summary={
+            "listen": settings.listen,
+            "upstream": settings.upstream.base_url,
+            "api_version": settings.upstream.api_version,
+            "fingerprint_key": "set" if key else "ephemeral",
+        },
         rate_limiter=RateLimiter(store=state),
     )
     metrics = _metrics_for(security)

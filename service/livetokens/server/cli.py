@@ -167,6 +167,25 @@ def build_parser() -> argparse.ArgumentParser:
         "--generate", action="store_true", help="generate a new 256-bit secret instead"
     )
 
+    audit = sub.add_parser(
+        "audit",
+        help="check an audit log's hash chain",
+        description="Audit log tools (docs/security.md, 'Tamper evidence').",
+    )
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    verify = audit_sub.add_parser(
+        "verify",
+        help="check that an audit log (or its rotated files, oldest first) is intact",
+        description="Check every record's keyed hash and its place in the chain, and name "
+        "the first broken or missing record. The key is LIVETOKENS_AUDIT_KEY(_FILE), else "
+        "the one derived from LIVETOKENS_FINGERPRINT_KEY(_FILE), as the server used. "
+        "Exit status: 0 intact; 1 broken (edited, reordered, deleted or inserted record, "
+        "or a line cut off); 2 usage error, unreadable file or no key; 3 intact but a run "
+        "ends without its stop record (the server is still running or crashed, or records "
+        "were cut off the end).",
+    )
+    verify.add_argument("files", nargs="+", metavar="FILE", help="audit log file(s)")
+
     emulator = sub.add_parser(
         "emulator",
         help="run the upstream emulator alone",
@@ -372,6 +391,43 @@ def _hash_secret(args: argparse.Namespace) -> int:
     return 0
 
 
+def _audit_verify(args: argparse.Namespace) -> int:
+    import os
+
+    from livetokens.server.security.audit_chain import EXIT_USAGE, derive_key, verify
+    from livetokens.server.settings import secret_from_env
+
+    audit_key = secret_from_env(os.environ, "LIVETOKENS_AUDIT_KEY")
+    fingerprint_key = secret_from_env(os.environ, "LIVETOKENS_FINGERPRINT_KEY")
+    key, _ = derive_key(
+        audit_key.reveal().encode() if audit_key else None,
+        fingerprint_key.reveal().encode() if fingerprint_key else None,
+    )
+    if not key:
+        print(
+            "livetokens audit verify: no key: set LIVETOKENS_AUDIT_KEY(_FILE) or "
+            "LIVETOKENS_FINGERPRINT_KEY(_FILE) as the server had them",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    paths = [pathlib.Path(f) for f in args.files]
+    try:
+        report = verify(paths, key)
+    except OSError as exc:
+        print(
+            f"livetokens audit verify: cannot read {exc.filename}: {exc.strerror}", file=sys.stderr
+        )
+        return EXIT_USAGE
+    if report.problem is not None:
+        print(f"BROKEN: {report.problem}", file=sys.stderr)
+        print(f"{report.records} records verified before it", file=sys.stderr)
+    else:
+        for end in report.open_ends:
+            print(f"OPEN END: {end}", file=sys.stderr)
+        print(f"OK: {report.records} records, chain intact")
+    return report.exit_code
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `livetokens` command."""
     raw = list(sys.argv[1:] if argv is None else argv)
@@ -396,6 +452,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_mint(args)
         if args.command == "hash-secret":
             return _hash_secret(args)
+        if args.command == "audit":
+            return _audit_verify(args)
         if args.command == "demo":
             from livetokens.server.demo import main as demo_main
 

@@ -172,6 +172,13 @@ class Minter:
         cannot be written (nothing was handed out), so that failure is only logged."""
         if self._audit is None:
             return
+        # One peer's refusals are throttled in the log; what was left out is counted
+        # in a `suppressed` summary record (docs/security.md).
+        admitted, due = self._audit.throttle.admit(identity, failure.reason.value)
+        for summary in due:
+            self._audit.submit({"time": self._now(), **summary})
+        if not admitted:
+            return
         record = refusal_record(
             time=self._now(), identity=identity, request=request, failure=failure
         )

@@ -106,6 +106,8 @@ class Policy:
 
     source: str
     callers: Mapping[str, CallerPolicy]
+    # SHA-256 of the file's text ("" for the built-in allow-all), for audit anchors.
+    sha256: str = ""
 
     @classmethod
     def allow_all(cls) -> Policy:
@@ -459,7 +461,7 @@ def parse_policy(text: str, path: str = "<policy>") -> Policy:
                     f"the same credential is also listed for {seen[digest]!r}",
                 )
             seen[digest] = written[caller]
-    return Policy(path, callers)
+    return Policy(path, callers, hashlib.sha256(text.encode()).hexdigest())
 
 
 def load_policy(path: pathlib.Path) -> Policy:

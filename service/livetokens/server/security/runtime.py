@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import importlib.metadata
 import ipaddress
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 import grpc
 
+from livetokens.server import translate as tr
 from livetokens.server.security.audit import AuditLog
+from livetokens.server.security.audit_chain import derive_key
 from livetokens.server.security.identity import Authenticator, parse_networks
 from livetokens.server.security.policy import PolicyError, PolicyStore
 from livetokens.server.security.ratelimit import RateLimiter
@@ -85,9 +90,22 @@ class Security:
             policy = await asyncio.to_thread(self.policies.reload)
         except PolicyError as exc:
             log.error("policy NOT reloaded, the previous one stays in force: %s", exc)
+            self._record(
+                {"type": "policy-reload", "ok": False, "error": str(exc)[:500],
+                 "policy_sha256": self.policies.current().sha256}
+            )  # fmt: skip
             return False
         log.info("policy reloaded from %s: %d caller entries", policy.source, len(policy.callers))
+        self._record(
+            {"type": "policy-reload", "ok": True, "policy_sha256": policy.sha256,
+             "callers": len(policy.callers)}
+        )  # fmt: skip
         return True
+
+    def _record(self, record: Mapping[str, Any]) -> None:
+        """Queue a configuration event (reload) in the audit log, without waiting."""
+        if self.audit is not None:
+            self.audit.submit({"time": tr.rfc3339(datetime.now(UTC)), **record})
 
     async def aclose(self) -> None:
         """Flush and close the audit log."""
@@ -135,9 +153,14 @@ def build_security(
     settings: SecuritySettings,
     *,
     fingerprint: Callable[[str], str],
+    fingerprint_key: bytes | None = None,
+    summary: Mapping[str, Any] | None = None,
     rate_limiter: RateLimiter | None = None,
 ) -> Security:
     """Check the settings, load the policy and TLS files, open the audit log.
+
+    ``fingerprint_key`` seeds the audit chain key when LIVETOKENS_AUDIT_KEY is unset;
+    ``summary`` (no secrets) goes into the audit log's start anchor.
 
     Raises SettingsError with a message for the operator when something is wrong or
     when the combination would leave the server open by accident.
@@ -183,13 +206,9 @@ def build_security(
             raise SettingsError(str(exc)) from None
     audit = None
     if settings.audit_log is not None:
-        audit = AuditLog(settings.audit_log, fsync=settings.audit_fsync)
-        try:
-            audit.open()
-        except OSError as exc:
-            raise SettingsError(
-                f"audit log {settings.audit_log}: cannot open it ({exc.strerror})"
-            ) from None
+        audit = _open_audit(settings, policies, fingerprint_key, summary or {})
+        if tls is not None:
+            tls.on_reload = audit.submit
     authenticator = Authenticator(
         policies.current,
         trusted_proxies=settings.trusted_proxies,
@@ -208,6 +227,72 @@ def build_security(
     )
     _warn(listen, security)
     return security
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("livetokens")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def settings_summary(settings: SecuritySettings) -> dict[str, Any]:
+    """What the start anchor records of the security settings: no secrets, no keys."""
+    return {
+        "tls": settings.tls_cert is not None,
+        "mutual_tls": settings.tls_client_ca is not None,
+        "policy_file": str(settings.policy_file) if settings.policy_file else None,
+        "trusted_proxies": list(settings.trusted_proxies),
+        "trust_wide_proxy_ranges": settings.trust_wide_proxy_ranges,
+        "identity_header": settings.identity_header,
+        "insecure_no_auth": settings.insecure_no_auth,
+        "insecure_allow_non_loopback": settings.insecure_allow_non_loopback,
+        "audit_fsync": settings.audit_fsync,
+        "audit_fail_open": settings.audit_fail_open,
+        "emulator": settings.emulator,
+    }
+
+
+def _open_audit(
+    settings: SecuritySettings,
+    policies: PolicyStore,
+    fingerprint_key: bytes | None,
+    summary: Mapping[str, Any],
+) -> AuditLog:
+    assert settings.audit_log is not None
+    audit_key = settings.audit_key.reveal().encode() if settings.audit_key else None
+    key, source = derive_key(audit_key, fingerprint_key)
+    audit = AuditLog(
+        settings.audit_log,
+        fsync=settings.audit_fsync,
+        key=key or None,
+        key_source=source,
+        fail_open=settings.audit_fail_open,
+    )
+    anchor = {
+        "version": _version(),
+        "key_source": audit.key_source,
+        "settings": {**summary, **settings_summary(settings)},
+        "policy_sha256": policies.current().sha256 or None,
+    }
+    try:
+        audit.open(anchor)
+    except OSError as exc:
+        raise SettingsError(
+            f"audit log {settings.audit_log}: cannot open it ({exc.strerror or exc})"
+        ) from None
+    if audit.is_stream:
+        log.info(
+            "audit log %s is a stream: records are flushed, not fsync'd (docs/security.md)",
+            settings.audit_log,
+        )
+    if audit.key_source == "ephemeral":
+        log.warning(
+            "neither LIVETOKENS_AUDIT_KEY nor LIVETOKENS_FINGERPRINT_KEY is set: the audit "
+            "log's hash chain uses a random key, so `livetokens audit verify` cannot check it "
+            "after this process ends"
+        )
+    return audit
 
 
 def _warn(listen: str, security: Security) -> None:

@@ -10,9 +10,13 @@ Connections already open keep the certificate they started with.
 from __future__ import annotations
 
 import dataclasses
+import datetime
+import hashlib
 import logging
 import pathlib
 import ssl
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import grpc
 
@@ -103,6 +107,8 @@ class RotatingCredentials:
         self._material = _load(cert, key, client_ca)
         self.mutual = client_ca is not None
         self.reloads = 0
+        # Called with an audit record for each reload and refused reload (any thread).
+        self.on_reload: Callable[[Mapping[str, Any]], None] | None = None
         # The stamp of files that failed to load: warn once, not at every handshake.
         self._failed: tuple[tuple[int, int], ...] | None = None
         self.credentials = grpc.dynamic_ssl_server_credentials(
@@ -133,6 +139,7 @@ class RotatingCredentials:
             except TLSError as exc:
                 self._failed = stamp
                 log.warning("TLS files changed but are not usable; keeping the old ones: %s", exc)
+                self._event({"ok": False, "error": str(exc)[:500]})
                 return None
         except OSError as exc:
             log.warning("TLS files cannot be checked (%s); keeping the old ones", exc.strerror)
@@ -143,4 +150,10 @@ class RotatingCredentials:
         self._material = material
         self.reloads += 1
         log.info("TLS certificate reloaded from %s", cert)
+        self._event({"ok": True, "cert_sha256": hashlib.sha256(material.cert).hexdigest()})
         return self._configuration(material)
+
+    def _event(self, fields: Mapping[str, Any]) -> None:
+        if self.on_reload is not None:
+            when = datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds")
+            self.on_reload({"type": "tls-reload", "time": when.replace("+00:00", "Z"), **fields})
