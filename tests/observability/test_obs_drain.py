@@ -117,10 +117,15 @@ async def test_sigterm_readiness_flips_first_then_the_listener_stops_then_mints_
     assert token.model == f"models/{SLOW}"
     assert await asyncio.wait_for(process.wait(), 15) == 0
     await polling
-    states = [(status, health) for _, status, health in probe.seen]
-    first_down = states.index((503, "NOT_SERVING"))
-    assert set(states[:first_down]) == {(200, "SERVING")}
-    assert set(states[first_down:]) == {(503, "NOT_SERVING")}  # never back to ready
+    # Each probe (polled one after the other) flips once and never comes back.
+    for seen, up, down in (
+        ([status for _, status, _ in probe.seen], 200, 503),
+        ([health for _, _, health in probe.seen], "SERVING", "NOT_SERVING"),
+    ):
+        first_down = seen.index(down)
+        assert first_down > 0
+        assert set(seen[:first_down]) == {up}
+        assert set(seen[first_down:]) == {down}
     assert process.stderr is not None
     lines = [json.loads(line) for line in (await process.stderr.read()).decode().splitlines()]
     messages = [line["message"] for line in lines]

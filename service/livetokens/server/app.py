@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import pathlib
 import signal
 from collections.abc import Callable
 
@@ -26,7 +25,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from livetokens.server.admin import AdminServer, Readiness
 from livetokens.server.fingerprint import Fingerprinter
 from livetokens.server.idempotency import IdempotencyCache
-from livetokens.server.metrics import Metrics, TimedAudit
+from livetokens.server.metrics import Metrics
 from livetokens.server.minting import Minter
 from livetokens.server.policy_watch import PolicyWatcher
 from livetokens.server.security.ratelimit import RateLimiter
@@ -111,18 +110,11 @@ class RunningServer:
         path = self.security.policies.path
         if path is not None:
             if reloaded:
-                content = await asyncio.to_thread(_read_or_none, path)
-                self.metrics.policy_loaded(content, str(path), trigger=trigger)
+                sha256 = self.security.policies.current().sha256
+                self.metrics.policy_loaded(sha256, str(path), trigger=trigger)
             else:
                 self.metrics.policy_rejected(trigger=trigger)
         return reloaded
-
-
-def _read_or_none(path: pathlib.Path) -> bytes | None:
-    try:
-        return path.read_bytes()
-    except OSError:
-        return None
 
 
 def server_options(settings: ObservabilitySettings) -> list[tuple[str, int]]:
@@ -217,8 +209,8 @@ async def create_server(
     metrics = _metrics_for(security)
     policy_path = security.policies.path
     if policy_path is not None:
-        content = await asyncio.to_thread(_read_or_none, policy_path)
-        metrics.policy_loaded(content, str(policy_path), trigger=None)
+        sha256 = security.policies.current().sha256
+        metrics.policy_loaded(sha256, str(policy_path), trigger=None)
     if tracer_provider is None and obs.otlp_endpoint:
         tracer_provider = otlp_provider(obs.otlp_endpoint)
     tracing = Tracing(tracer_provider)
@@ -242,10 +234,12 @@ async def create_server(
         idempotency=idempotency,
         policies=security.policies,
         rate_limiter=security.rate_limiter,
-        audit=TimedAudit(security.audit, metrics) if security.audit is not None else None,
+        audit=security.audit,
         audit_fail_open=settings.security.audit_fail_open,
     )
     _state_gauges(metrics, state, idempotency)
+    if security.audit is not None:
+        security.audit.observe = metrics.observe_audit
     server = grpc.aio.server(
         maximum_concurrent_rpcs=settings.max_concurrent_rpcs,
         interceptors=tracing.interceptors(),

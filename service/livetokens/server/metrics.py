@@ -17,14 +17,12 @@ appear in a metric.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
 import platform
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from importlib import metadata
-from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_client.core import GaugeMetricFamily
@@ -234,12 +232,17 @@ class Metrics:
         self.upstream_duration.labels(status).observe(seconds)
         self.upstream_attempts.labels(status, "false" if attempt == 1 else "true").inc()
 
-    def policy_loaded(self, content: bytes | None, source: str, *, trigger: str | None) -> None:
-        """A policy was put in force (``trigger`` None: at start-up)."""
+    def observe_audit(self, written: bool, seconds: float) -> None:
+        """The audit log's hook: one record written (or not) after ``seconds``."""
+        self.audit_writes.labels("ok" if written else "failed").inc()
+        self.audit_write_duration.observe(seconds)
+
+    def policy_loaded(self, sha256: str, source: str, *, trigger: str | None) -> None:
+        """A policy was put in force (``trigger`` None: at start-up); ``sha256`` of its
+        text, as the audit log's reload records give it."""
         if trigger is not None:
             self.policy_reloads.labels(trigger, "ok").inc()
-        digest = hashlib.sha256(content).hexdigest() if content is not None else "none"
-        self.policy_info.info({"sha256": digest, "source": source})
+        self.policy_info.info({"sha256": sha256 or "none", "source": source})
 
     def policy_rejected(self, *, trigger: str) -> None:
         """A reload found an invalid policy file; the old policy stays."""
@@ -259,29 +262,6 @@ def _build_labels() -> dict[str, str]:
         "grpcio": version("grpcio"),
         "protobuf": version("protobuf"),
     }
-
-
-class TimedAudit:
-    """An audit log whose writes are counted and timed; everything else passes through."""
-
-    def __init__(self, audit: Any, metrics: Metrics) -> None:
-        self._audit = audit
-        self._metrics = metrics
-
-    async def write(self, record: Any) -> None:
-        """Write ``record`` through the wrapped log, recording the result and latency."""
-        started = time.monotonic()
-        try:
-            await self._audit.write(record)
-        except Exception:
-            self._metrics.audit_writes.labels("failed").inc()
-            raise
-        finally:
-            self._metrics.audit_write_duration.observe(time.monotonic() - started)
-        self._metrics.audit_writes.labels("ok").inc()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._audit, name)
 
 
 def sample_names(registry: CollectorRegistry) -> Iterable[str]:

@@ -24,6 +24,7 @@ from livetokens.server.errors import Failure, Reason, internal_failure, invalid_
 from livetokens.server.fingerprint import Fingerprinter
 from livetokens.server.idempotency import IdempotencyCache
 from livetokens.server.security.audit import (
+    AuditLog,
     AuditUnavailable,
     cancel_record,
     grant_record,
@@ -41,12 +42,6 @@ from livetokens.server.validation import validate
 from livetokens.v1 import token_service_pb2 as ts
 
 log = logging.getLogger(__name__)
-
-
-class AuditSink(Protocol):
-    """What the use case needs from the audit log (AuditLog, or a wrapper that times it)."""
-
-    async def write(self, record: dict[str, Any]) -> None: ...
 
 
 class TokenEndpoint(Protocol):
@@ -75,7 +70,7 @@ class Minter:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         policies: PolicyStore | None = None,
         rate_limiter: RateLimiter | None = None,
-        audit: AuditSink | None = None,
+        audit: AuditLog | None = None,
         audit_fail_open: bool = False,
     ) -> None:
         """``policies`` None: no policy (anything the contract allows); ``rate_limiter``
