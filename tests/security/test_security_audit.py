@@ -44,7 +44,9 @@ def records(path: pathlib.Path) -> list[dict[str, Any]]:
     """Every decision record in the audit file (not anchors, stop or reload records),
     without its MAC, asserting one JSON object per line."""
     lines = [json.loads(line) for line in path.read_text().splitlines()]
-    return [{k: v for k, v in r.items() if k != "mac"} for r in lines if "type" not in r]
+    return [
+        {k: v for k, v in r.items() if k not in ("mac", "chain")} for r in lines if "type" not in r
+    ]
 
 
 # --- the log itself ------------------------------------------------------------------------
@@ -121,7 +123,8 @@ async def test_a_failed_write_raises_and_the_next_one_starts_on_a_new_line(
     lines = bytes(sink).split(b"\n")
     assert lines[-1] == b""
     assert json.loads(lines[-2])["type"] == "stop"
-    assert {k: v for k, v in json.loads(lines[-3]).items() if k != "mac"} == {"seq": 1, "n": 2}
+    last = {k: v for k, v in json.loads(lines[-3]).items() if k not in ("mac", "chain")}
+    assert last == {"seq": 1, "n": 2}
     # Nothing was ever written whole, so the log starts over with its start anchor.
     assert json.loads(lines[-4])["reason"] == "start"
 
@@ -362,8 +365,12 @@ def test_the_documented_record_format_matches_real_records() -> None:
     assert len(examples) == 2
     identity = Identity("c", "bearer", "ipv4:10.0.0.1:1", "sha256:0123456789ab")
     token = ts.Token(fingerprint="hmac-sha256:00", model="models/m", uses=1)
-    grant = {"seq": 1} | grant_record(
-        time="t", identity=identity, request=ts.TokenRequest(), token=token, deduplicated=False
+    grant = (
+        {"seq": 1, "chain": "c"}
+        | grant_record(
+            time="t", identity=identity, request=ts.TokenRequest(), token=token, deduplicated=False
+        )
+        | {"mac": "m"}
     )
     failure = Failure(
         Reason.POLICY_DENIED,
@@ -371,8 +378,10 @@ def test_the_documented_record_format_matches_real_records() -> None:
         metadata={"rule": "max_uses"},
         field_violations=[FieldViolation("uses", "too many")],
     )
-    refusal = {"seq": 2} | refusal_record(
-        time="t", identity=identity, request=ts.TokenRequest(), failure=failure
+    refusal = (
+        {"seq": 2, "chain": "c"}
+        | refusal_record(time="t", identity=identity, request=ts.TokenRequest(), failure=failure)
+        | {"mac": "m"}
     )
     for example, real in zip(examples, [grant, refusal], strict=True):
         assert example.keys() == real.keys() - (

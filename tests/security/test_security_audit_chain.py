@@ -100,7 +100,8 @@ async def test_a_truncated_log_is_reported(tmp_path: pathlib.Path) -> None:
     path.write_bytes(b"".join(content[:-3]))
     code, what = check(path)
     assert code == 3
-    assert what.startswith(f"{path}:{len(content) - 3}: seq 3: the log ends without a stop")
+    assert what.startswith(f"{path}:{len(content) - 3}: seq 3 of chain ")
+    assert "ends without a stop record" in what
     path.write_bytes(b"".join(content[:-3]) + content[-3][:20])
     code, what = check(path)
     assert code == 1
@@ -154,7 +155,31 @@ async def test_a_crash_leaves_an_open_end_not_a_break(tmp_path: pathlib.Path) ->
     await write_log(path, 1)
     code, what = check(path)
     assert code == 3
-    assert "seq 1: the run ends without a stop record" in what
+    assert ": seq 1 of chain " in what
+    assert "the run ends without a stop record" in what
+
+
+async def test_several_writers_interleaved_in_one_file_verify(tmp_path: pathlib.Path) -> None:
+    """`--workers N` processes append to one file: each has its own chain id, the
+    interleaved file verifies, and an edit in one chain is still found."""
+    path = tmp_path / "audit.jsonl"
+    first = AuditLog(path, fsync=False, key=KEY, key_source="audit-key")
+    second = AuditLog(path, fsync=False, key=KEY, key_source="audit-key")
+    first.open()
+    second.open()
+    for n in range(3):
+        await first.write({"n": n})
+        await second.write({"n": n})
+    await first.aclose()
+    await second.aclose()
+    assert len({json.loads(line)["chain"] for line in lines(path)}) == 2
+    assert check(path) == (0, "")
+    content = lines(path)
+    content[5] = content[5].replace(b'"n":1', b'"n":7')
+    path.write_bytes(b"".join(content))
+    code, what = check(path)
+    assert code == 1
+    assert what.startswith(f"{path}:6:")
 
 
 async def test_rotated_files_verify_in_order(tmp_path: pathlib.Path) -> None:

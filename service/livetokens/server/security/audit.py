@@ -127,6 +127,8 @@ class AuditLog:
         self._withheld: list[dict[str, Any]] = []
         self._start: dict[str, Any] = {"reason": "start", "prev": None}
         self.throttle = RefusalThrottle()
+        # This writer's chain id: several processes (--workers) may append to one file.
+        self.chain = secrets.token_hex(4)
         # Metrics hook: (written, seconds from submit to written) after each write().
         self.observe: Callable[[bool, float], None] | None = None
 
@@ -293,7 +295,7 @@ class AuditLog:
             anchor_start = record.get("type") == "anchor" and record.get("reason") == "start"
             seq = 0 if anchor_start else seq + 1
             prev = record.get("prev") if record.get("type") == "anchor" else mac
-            line, mac = seal(self._key, prev or "", {"seq": seq, **record})
+            line, mac = seal(self._key, prev or "", {"seq": seq, "chain": self.chain, **record})
             lines.append(line)
             sealed.append((seq, record))
         self._seq, self._mac = seq, mac

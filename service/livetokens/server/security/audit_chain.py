@@ -127,21 +127,31 @@ def _parse(file: str, number: int, raw: bytes) -> _Line:
     return line
 
 
+@dataclasses.dataclass
+class _Chain:
+    """One writer's chain (one process, between its start anchor and its stop record)."""
+
+    mac: str | None = None
+    seq: int = -1
+    macs: dict[int, str] = dataclasses.field(default_factory=dict)
+    stopped: bool = False
+    last: _Line | None = None
+
+
 class _Verifier:
     def __init__(self, key: bytes) -> None:
         self.key = key
         self.report = Report()
-        self.mac: str | None = None  # MAC of the last accepted line
-        self.seq: int | None = None
-        self.macs: dict[int, str] = {}  # seq → MAC in this segment
-        self.stopped = False
-        self.last: _Line | None = None
-        # The first unexplained line: a recovery anchor may still explain it.
+        self.chains: dict[str, _Chain] = {}
+        self.seen: set[str] = set()  # every accepted MAC, for start anchors' prev
+        self.any = False
+        # The first unexplained line: a recovery anchor may still explain a torn one.
         self.suspect: Problem | None = None
 
-    def fail(self, line: _Line, what: str) -> None:
+    def fail(self, line: _Line, what: str) -> bool:
         if self.suspect is None:
             self.suspect = Problem(line.file, line.number, what)
+        return False
 
     def sealed(self, line: _Line, prev: str | None) -> bool:
         computed = hmac.new(self.key, (prev or "").encode() + b"\n" + line.text, hashlib.sha256)
@@ -151,84 +161,77 @@ class _Verifier:
         """Check one line; False once the log is proven broken."""
         record = line.record
         if not line.raw.endswith(b"\n"):
-            self.fail(line, "the last line is incomplete (the log was cut off mid-record)")
-            return False
-        if record is None:
+            return self.fail(line, "the last line is incomplete (the log was cut off mid-record)")
+        if record is None or not isinstance(record.get("chain"), str):
             self.fail(line, "not a sealed audit record (edited, or not written by livetokens)")
-            return self.suspect is None or self.seq is not None
-        seq = int(record["seq"])
+            return self.any  # a torn line inside a log may be explained by a recovery anchor
+        seq, name = int(record["seq"]), str(record["chain"])
         if record.get("type") == "anchor":
-            return self.anchor(line, record, seq)
-        if self.mac is None:
-            self.fail(line, "the log does not start with an anchor (its beginning is missing)")
-            return False
-        if self.stopped:
-            self.fail(line, f"seq {seq}: a record after the stop record")
-            return False
-        if seq != (self.seq or 0) + 1:
-            self.fail(line, f"seq {seq} follows seq {self.seq}: records missing or out of order")
-            return False
-        if not self.sealed(line, self.mac):
-            self.fail(line, f"seq {seq}: the MAC does not match (the record was edited)")
-            return False
-        self.accept(line, seq)
-        self.stopped = record.get("type") == "stop"
+            return self.anchor(line, record, seq, name)
+        chain = self.chains.get(name)
+        if chain is None:
+            return self.fail(
+                line, f"chain {name} does not start with an anchor here (its beginning is missing)"
+            )
+        if chain.stopped:
+            return self.fail(line, f"seq {seq}: a record after chain {name}'s stop record")
+        if seq != chain.seq + 1:
+            return self.fail(
+                line, f"seq {seq} follows seq {chain.seq}: records missing or out of order"
+            )
+        if not self.sealed(line, chain.mac):
+            return self.fail(line, f"seq {seq}: the MAC does not match (the record was edited)")
+        self.accept(chain, line, seq)
+        chain.stopped = record.get("type") == "stop"
         return True
 
-    def anchor(self, line: _Line, record: dict[str, Any], seq: int) -> bool:
+    def anchor(self, line: _Line, record: dict[str, Any], seq: int, name: str) -> bool:
         expected = key_id(self.key)
         if record.get("key_id") != expected:
-            self.fail(
+            return self.fail(
                 line, f"anchor sealed under another key ({record.get('key_id')}, not {expected})"
             )
-            return False
         prev = record.get("prev")
-        if not self.sealed(line, prev if isinstance(prev, str) else None):
-            self.fail(line, f"anchor seq {seq}: the MAC does not match (edited or moved)")
-            return False
+        prev = prev if isinstance(prev, str) else None
+        if not self.sealed(line, prev):
+            return self.fail(line, f"anchor seq {seq}: the MAC does not match (edited or moved)")
+        chain = self.chains.get(name)
         reason = record.get("reason")
-        if reason == "recovery":
+        if reason == "start":
+            if chain is not None or seq != 0:
+                return self.fail(line, f"a second start of chain {name} (records replayed)")
+            if prev is not None and self.any and prev not in self.seen:
+                return self.fail(
+                    line,
+                    "this start anchor does not follow a record of the log "
+                    "(records removed, reordered or inserted)",
+                )
+            chain = self.chains[name] = _Chain()
+        elif reason == "recovery":
             lost = record.get("lost_seq") or [0, -1]
-            base = self.macs.get(int(lost[0]) - 1)
-            if base is None or prev != base:
-                self.fail(
+            if chain is None or prev != chain.macs.get(int(lost[0]) - 1):
+                return self.fail(
                     line, f"recovery anchor seq {seq} does not follow the last record written"
                 )
-                return False
             self.suspect = None  # the torn or lost lines before it are declared
-        elif reason == "start":
-            if self.mac is not None:
-                if prev != self.mac:
-                    self.fail(
-                        line,
-                        "this start anchor does not follow the line before it "
-                        "(records removed, reordered or inserted)",
-                    )
-                    return False
-                if not self.stopped and self.last is not None:
-                    self.report.open_ends.append(
-                        Problem(
-                            self.last.file,
-                            self.last.number,
-                            f"seq {self.seq}: the run ends without a stop record "
-                            "(it crashed, or records after it were cut off)",
-                        )
-                    )
-            self.macs.clear()
-        elif self.mac is not None and (prev != self.mac or seq != (self.seq or 0) + 1):
-            self.fail(
-                line,
-                f"anchor seq {seq} does not follow seq {self.seq} "
-                "(records missing or out of order)",
-            )
-            return False
-        self.accept(line, seq)
-        self.stopped = False
+        elif chain is not None:
+            if prev != chain.mac or seq != chain.seq + 1:
+                return self.fail(
+                    line,
+                    f"anchor seq {seq} does not follow seq {chain.seq} "
+                    "(records missing or out of order)",
+                )
+        else:
+            chain = self.chains[name] = _Chain()  # a reopened file, checked from here
+        self.accept(chain, line, seq)
+        chain.stopped = False
         return True
 
-    def accept(self, line: _Line, seq: int) -> None:
-        self.mac, self.seq, self.last = line.mac, seq, line
-        self.macs[seq] = line.mac
+    def accept(self, chain: _Chain, line: _Line, seq: int) -> None:
+        chain.mac, chain.seq, chain.last = line.mac, seq, line
+        chain.macs[seq] = line.mac
+        self.seen.add(line.mac)
+        self.any = True
         self.report.records += 1
 
 
@@ -245,13 +248,15 @@ def verify(paths: Sequence[pathlib.Path], key: bytes) -> Report:
     report.problem = checker.suspect
     if report.problem is None and report.records == 0:
         report.problem = Problem(",".join(map(str, paths)) or "-", 0, "no records")
-    if report.problem is None and not checker.stopped and checker.last is not None:
-        report.open_ends.append(
-            Problem(
-                checker.last.file,
-                checker.last.number,
-                f"seq {checker.seq}: the log ends without a stop record (still being "
-                "written, the process crashed, or records after it were cut off)",
-            )
-        )
+    if report.problem is None:
+        for name, chain in checker.chains.items():
+            if not chain.stopped and chain.last is not None:
+                report.open_ends.append(
+                    Problem(
+                        chain.last.file,
+                        chain.last.number,
+                        f"seq {chain.seq} of chain {name}: the run ends without a stop record "
+                        "(still being written, it crashed, or records after it were cut off)",
+                    )
+                )
     return report
