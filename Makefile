@@ -93,9 +93,39 @@ demo: venv ## The whole flow in one command: emulator (TLS) + livetokens, mint, 
 .PHONY: test
 test: lint check-generated breaking test-python test-clients ## Everything CI runs.
 
+# Benchmarks (never tests). h2load drives gRPC from C so that the load generator is not
+# the bottleneck; matplotlib (the plot) and py-spy (the profile) come from the bench extra.
+BENCH_STAMP := $(VENV)/.bench-stamp
+H2LOAD_DEB := nghttp2-client
+H2LOAD_DEB_VERSION := 1.52.0-1+deb12u3
+BENCH_SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+BENCH_ARGS ?=
+
+$(BENCH_STAMP): pyproject.toml | $(STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
+	touch $@
+
+.PHONY: bench-tools
+bench-tools: $(BENCH_STAMP) ## Install the benchmark tools: h2load (Debian nghttp2-client), matplotlib, py-spy.
+	@if [ "$$(dpkg-query -W -f='$${Version}' $(H2LOAD_DEB) 2>/dev/null)" != "$(H2LOAD_DEB_VERSION)" ]; then \
+	  $(BENCH_SUDO) apt-get install -y -qq --no-install-recommends $(H2LOAD_DEB)=$(H2LOAD_DEB_VERSION) \
+	  || { $(BENCH_SUDO) apt-get update -qq && $(BENCH_SUDO) apt-get install -y -qq --no-install-recommends $(H2LOAD_DEB)=$(H2LOAD_DEB_VERSION); } \
+	  || { echo "$(H2LOAD_DEB) $(H2LOAD_DEB_VERSION) is gone from Debian; installing the current one" >&2; \
+	       $(BENCH_SUDO) apt-get install -y -qq --no-install-recommends $(H2LOAD_DEB); }; \
+	fi
+	@command -v h2load >/dev/null
+
 .PHONY: bench
-bench: venv ## Benchmark mints/s and latency through the server against the emulator.
-	$(PY) bench/mint_bench.py
+bench: bench-tools ## Benchmark: echo, livetokens (stub, emulator, security on) and the google-genai SDK, interleaved; JSON + plot in bench/results/.
+	$(PY) bench/bench.py $(BENCH_ARGS)
+
+.PHONY: bench-transport
+bench-transport: venv ## Benchmark the two httpx transports (aiohttp vs httpx's own) through the server.
+	$(PY) bench/mint_bench.py $(BENCH_ARGS)
+
+.PHONY: profile
+profile: bench-tools ## py-spy profile of livetokens under h2load load: top functions, flame graph in bench/results/.
+	$(PY) bench/profile.py $(BENCH_ARGS)
 
 .PHONY: clean
 clean: ## Remove the venv, tools and caches.

@@ -12,7 +12,7 @@ import pathlib
 import re
 import secrets
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import timedelta
 
 from livetokens.server.settings import (
@@ -49,6 +49,23 @@ def parse_span(text: str) -> timedelta:
         raise argparse.ArgumentTypeError(f"not a duration: {text!r} (use e.g. 90s, 30m, 1h)")
     hours, minutes, seconds = match.groups()
     return timedelta(hours=int(hours or 0), minutes=int(minutes or 0), seconds=float(seconds or 0))
+
+
+EVENT_LOOPS = ("uvloop", "asyncio")
+
+
+def event_loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop]:
+    """The loop `serve` runs on. uvloop (libuv) costs less CPU per mint than asyncio's
+    own loop (docs/benchmarks.md); ``asyncio`` keeps the standard library's."""
+    if name == "asyncio":
+        return asyncio.new_event_loop
+    if name == "uvloop":
+        import uvloop
+
+        return uvloop.new_event_loop
+    raise SettingsError(
+        f"LIVETOKENS_EVENT_LOOP must be one of {', '.join(EVENT_LOOPS)}, got {name!r}"
+    )
 
 
 def _epilog(env: dict[str, str]) -> str:
@@ -88,6 +105,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="start the bundled upstream emulator and mint from it (development; its tokens "
         "are NOT valid at Google). Without it, a missing GEMINI_API_KEY stops start-up",
+    )
+    serve.add_argument(
+        "--event-loop",
+        choices=EVENT_LOOPS,
+        default=None,
+        help="asyncio event loop (default uvloop; env LIVETOKENS_EVENT_LOOP)",
     )
     serve.add_argument(
         "--emulator-model-latency",
@@ -445,7 +468,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         if args.command == "serve":
-            return asyncio.run(_serve(args))
+            loop = args.event_loop or os.environ.get("LIVETOKENS_EVENT_LOOP", "uvloop")
+            with asyncio.Runner(loop_factory=event_loop_factory(loop)) as runner:
+                return runner.run(_serve(args))
         if args.command == "mint":
             from livetokens.server.mint_command import run_mint
 

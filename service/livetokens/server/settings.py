@@ -507,6 +507,7 @@ def environ_doc() -> dict[str, str]:
         ),
         "LIVETOKENS_GRACE_PERIOD": "Seconds in-flight mints get on SIGTERM (default 10).",
         "LIVETOKENS_LOG_LEVEL": "DEBUG, INFO (default), WARNING, ERROR.",
+        "LIVETOKENS_EVENT_LOOP": "uvloop (default) or asyncio: the event loop `serve` runs on.",
         "LIVETOKENS_TLS_CERT / LIVETOKENS_TLS_KEY": (
             "Server certificate chain and private key (PEM files); enables TLS. "
             "Re-read when the files change."

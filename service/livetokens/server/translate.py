@@ -65,8 +65,8 @@ def float32(value: float) -> float:
 
 def rfc3339(instant: datetime) -> str:
     """UTC with a ``Z`` and millisecond precision, e.g. ``2030-01-01T12:30:00.000Z``."""
-    utc = instant.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    # isoformat is C and about 5x faster than strftime; it ends in "+00:00" once in UTC.
+    return instant.astimezone(UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 def model_name(model: str) -> str:
@@ -330,13 +330,11 @@ def build_setup(constraints: ts.LiveConstraints) -> tuple[JSON, list[str]]:
     setup: JSON = {"model": model_name(constraints.model)}
     paths = ["model"]
     generation: JSON = {}
-    config = constraints.config
-    for name in LIVE_CONFIG_FIELDS:
-        if not _is_set(config, name):
-            continue
-        spec = SETUP_FIELDS[name]
-        value = spec.convert(getattr(config, name))
-        (generation if spec.in_generation_config else setup)[spec.json_name] = value
+    # ListFields: the set fields (as _is_set means it) in field-number order, in one
+    # call, instead of a descriptor lookup and a presence check for each of the 20.
+    for field, value in constraints.config.ListFields():
+        spec = SETUP_FIELDS[field.name]
+        (generation if spec.in_generation_config else setup)[spec.json_name] = spec.convert(value)
         paths.append(spec.path)
     if generation:
         # generationConfig goes right after model, as the SDKs emit it.

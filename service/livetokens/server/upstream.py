@@ -104,6 +104,16 @@ class GeminiTokenClient:
             follow_redirects=False,
         )
         self._path = f"/{settings.api_version}/auth_tokens"
+        # Built once, sent many times: the merged URL and headers (the client's defaults
+        # and ours) and the transport httpx would pick for that URL (a proxy's, when the
+        # environment names one). Calling the transport ourselves skips what
+        # AsyncClient.post redoes per request for nothing here (URL merge and parsing,
+        # auth, redirect and cookie handling): about a sixth of a mint's CPU (make profile).
+        template = self._client.build_request("POST", self._path)
+        self._url = template.url
+        self._headers = template.headers.copy()
+        del self._headers["content-length"]  # "0" for the empty template; set per request
+        self._transport = self._client._transport_for_url(self._url)
 
     async def aclose(self) -> None:
         """Close the connection pool."""
@@ -125,7 +135,7 @@ class GeminiTokenClient:
             timeout = self._timeout(deadline)
             started = time.monotonic()
             try:
-                response = await self._client.post(self._path, content=content, timeout=timeout)
+                response = await self._post(content, timeout)
             except httpx.TimeoutException as exc:
                 self._observed(attempt, "timeout", started)
                 if isinstance(exc, httpx.ConnectTimeout) and not _budget_expired(deadline):
@@ -167,6 +177,22 @@ class GeminiTokenClient:
     def _observed(self, attempt: int, status_class: str, started: float) -> None:
         if self._observe is not None:
             self._observe(attempt, status_class, time.monotonic() - started)
+
+    async def _post(self, content: bytes, timeouts: httpx.Timeout) -> httpx.Response:
+        """POST ``content`` to the token endpoint; the whole answer is read."""
+        request = httpx.Request(
+            "POST",
+            self._url,
+            headers=self._headers,
+            content=content,
+            extensions={"timeout": timeouts.as_dict()},
+        )
+        response = await self._transport.handle_async_request(request)
+        try:
+            await response.aread()
+        finally:
+            await response.aclose()
+        return response
 
     def _timeout(self, deadline: float | None) -> httpx.Timeout:
         read = self._settings.read_timeout

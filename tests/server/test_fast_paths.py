@@ -1,0 +1,120 @@
+"""The per-mint fast paths (docs/benchmarks.md) give exactly what the plain ways give."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pathlib
+import sys
+from datetime import UTC, datetime, timedelta, timezone
+
+import grpc
+import httpx
+import pytest
+import uvloop
+from google.protobuf import timestamp_pb2
+
+from livetokens.server import translate as tr
+from livetokens.server.cli import event_loop_factory, main
+from livetokens.server.minting import _timestamp
+from livetokens.server.settings import SettingsError, UpstreamSettings
+from livetokens.server.upstream import GeminiTokenClient
+from livetokens.v1 import token_service_pb2 as ts
+from livetokens.v1 import token_service_pb2_grpc as ts_grpc
+
+INSTANTS = [
+    datetime(2030, 1, 1, 12, 30, tzinfo=UTC),
+    datetime(2026, 11, 29, 23, 59, 59, 999_999, tzinfo=UTC),
+    datetime(2026, 3, 1, 0, 0, 0, 1_000, tzinfo=timezone(timedelta(hours=-5))),
+    datetime(1999, 12, 31, 23, 59, 59, 500_000, tzinfo=timezone(timedelta(hours=5, minutes=30))),
+]
+
+
+@pytest.mark.parametrize("instant", INSTANTS)
+def test_rfc3339_matches_strftime(instant: datetime) -> None:
+    """rfc3339 via isoformat equals the strftime form: UTC, milliseconds, Z."""
+    utc = instant.astimezone(UTC)
+    expected = utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    assert tr.rfc3339(instant) == expected
+
+
+@pytest.mark.parametrize("instant", [*INSTANTS, datetime(2030, 1, 1, 12, 30, 0, 250_000)])
+def test_timestamp_matches_from_datetime(instant: datetime) -> None:
+    """The Token's Timestamps equal Timestamp.FromDatetime's, naive instants as UTC."""
+    expected = timestamp_pb2.Timestamp()
+    expected.FromDatetime(instant)
+    assert _timestamp(instant) == expected
+
+
+@pytest.mark.parametrize("base_url", ["http://127.0.0.1:9", "https://proxy.example/prefix/"])
+async def test_upstream_request_is_the_one_async_client_would_build(base_url: str) -> None:
+    """The prebuilt request has AsyncClient.post's URL and headers, key included."""
+    client = GeminiTokenClient(UpstreamSettings(base_url=base_url), "KEY")
+    try:
+        content = b'{"uses":1}'
+        expected = client._client.build_request("POST", client._path, content=content)
+        built = httpx.Request("POST", client._url, headers=client._headers, content=content)
+        assert built.url == expected.url
+        assert built.headers.multi_items() == expected.headers.multi_items()
+        assert client._transport is client._client._transport_for_url(expected.url)
+    finally:
+        await client.aclose()
+
+
+def test_event_loop_factories() -> None:
+    """uvloop is the default loop of serve; asyncio is the standard library's."""
+    loop = event_loop_factory("uvloop")()
+    try:
+        assert isinstance(loop, uvloop.Loop)
+    finally:
+        loop.close()
+    assert event_loop_factory("asyncio") is asyncio.new_event_loop
+    with pytest.raises(SettingsError, match="LIVETOKENS_EVENT_LOOP"):
+        event_loop_factory("trio")
+
+
+def test_unknown_event_loop_in_environment_is_refused(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """LIVETOKENS_EVENT_LOOP=bogus stops serve with exit 2 and names the variable."""
+    monkeypatch.setenv("LIVETOKENS_EVENT_LOOP", "bogus")
+    assert main(["serve", "--listen", "127.0.0.1:0"]) == 2
+    assert "LIVETOKENS_EVENT_LOOP" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+async def test_serve_mints_on_either_event_loop(loop: str, tmp_path: pathlib.Path) -> None:
+    """`livetokens serve --emulator --event-loop L` answers MintToken on both loops."""
+    port_file = tmp_path / "port"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GEMINI_", "LIVETOKENS_"))}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "livetokens.server",
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--insecure-no-auth",
+        "--emulator",
+        "--event-loop",
+        loop,
+        "--port-file",
+        str(port_file),
+        env=env,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        async with asyncio.timeout(20):
+            while not port_file.exists() or not port_file.read_text().strip():  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port_file.read_text().strip()}") as ch:
+            token = await ts_grpc.TokenServiceStub(ch).MintToken(
+                ts.TokenRequest(
+                    constraints=ts.LiveConstraints(model="gemini-live-2.5-flash-preview")
+                ),
+                timeout=10,
+            )
+        assert token.name.startswith("auth_tokens/")
+    finally:
+        process.terminate()
+        await process.wait()
