@@ -10,7 +10,7 @@ from lt_support import seed_request
 from obs_support import StartServer
 
 from livetokens.server.app import server_options
-from livetokens.server.settings import ObservabilitySettings
+from livetokens.server.settings import LimitSettings, ObservabilitySettings
 from livetokens.v1 import token_service_pb2_grpc as ts_grpc
 
 READY = grpc.ChannelConnectivity.READY
@@ -63,10 +63,14 @@ async def test_without_a_max_age_the_connection_stays(start_server: StartServer)
 
 def test_server_options_follow_the_settings() -> None:
     """Defaults: keepalive 60 s, age 300 s, grace 30 s; 0 turns an option off."""
-    options = dict(server_options(ObservabilitySettings()))
+    options = dict(server_options(LimitSettings(), ObservabilitySettings()))
     assert options["grpc.keepalive_time_ms"] == 60_000
     assert options["grpc.max_connection_age_ms"] == 300_000
     assert options["grpc.max_connection_age_grace_ms"] == 30_000
-    off = dict(server_options(ObservabilitySettings(keepalive_time=0, max_connection_age=0)))
+    off = dict(
+        server_options(
+            LimitSettings(), ObservabilitySettings(keepalive_time=0, max_connection_age=0)
+        )
+    )
     assert "grpc.keepalive_time_ms" not in off
     assert "grpc.max_connection_age_ms" not in off

@@ -23,6 +23,7 @@ from grpc_reflection.v1alpha import reflection
 from opentelemetry.sdk.trace import TracerProvider
 
 from livetokens.server.admin import AdminServer, Readiness
+from livetokens.server.admission import Admission
 from livetokens.server.fingerprint import Fingerprinter
 from livetokens.server.idempotency import IdempotencyCache
 from livetokens.server.metrics import Metrics
@@ -30,13 +31,17 @@ from livetokens.server.minting import Minter
 from livetokens.server.policy_watch import PolicyWatcher
 from livetokens.server.security.ratelimit import RateLimiter
 from livetokens.server.security.runtime import Security, build_security
-from livetokens.server.servicer import TokenServicer
-from livetokens.server.settings import ObservabilitySettings, Settings, SettingsError
+from livetokens.server.servicer import TokenServicer, add_to_server
+from livetokens.server.settings import (
+    LimitSettings,
+    ObservabilitySettings,
+    Settings,
+    SettingsError,
+)
 from livetokens.server.state import StateStore, build_store
 from livetokens.server.tracing import Tracing, otlp_provider
 from livetokens.server.upstream import GeminiTokenClient, default_transport
 from livetokens.v1 import token_service_pb2 as ts
-from livetokens.v1 import token_service_pb2_grpc as ts_grpc
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +60,8 @@ class RunningServer:
     security: Security | None = None
     state: StateStore | None = None
     idempotency: IdempotencyCache | None = None
+    # Mints in progress and shed (OVERLOADED) counters, for metrics.
+    admission: Admission | None = None
     metrics: Metrics = dataclasses.field(default_factory=Metrics)
     readiness: Readiness = dataclasses.field(default_factory=lambda: Readiness(()))
     admin: AdminServer | None = None
@@ -117,29 +124,6 @@ class RunningServer:
         return reloaded
 
 
-def server_options(settings: ObservabilitySettings) -> list[tuple[str, int]]:
-    """Keepalive and connection-age options: a connection gets a GOAWAY after
-    ``max_connection_age`` (grpc-core adds +-10% jitter), so a mesh or an L4 balancer
-    can rebalance, and clients reconnect transparently."""
-    options = [
-        # gRPC's default on Linux, stated because `--workers N` relies on it: N processes
-        # bind one port and the kernel spreads connections over them.
-        ("grpc.so_reuseport", 1),
-        ("grpc.keepalive_permit_without_calls", 1),
-        # Clients may ping every 10 s or more without being told "too many pings".
-        ("grpc.http2.min_recv_ping_interval_without_data_ms", 10_000),
-    ]
-    if settings.keepalive_time > 0:
-        options.append(("grpc.keepalive_time_ms", int(settings.keepalive_time * 1000)))
-        options.append(("grpc.keepalive_timeout_ms", int(settings.keepalive_timeout * 1000)))
-    if settings.max_connection_age > 0:
-        options.append(("grpc.max_connection_age_ms", int(settings.max_connection_age * 1000)))
-        options.append(
-            ("grpc.max_connection_age_grace_ms", int(settings.max_connection_age_grace * 1000))
-        )
-    return options
-
-
 def _metrics_for(security: Security) -> Metrics:
     policies = security.policies
     if policies.path is None:
@@ -176,6 +160,41 @@ def _state_gauges(metrics: Metrics, state: StateStore, idempotency: IdempotencyC
         "Mints with a request_id in flight in this process.",
         _gauge(idempotency, "in_flight"),
     )
+
+
+def server_options(limits: LimitSettings, obs: ObservabilitySettings) -> list[tuple[str, int]]:
+    """grpc core options from the limits (docs/hardening.md) and the connection settings.
+
+    grpc's receive limit is twice ``max_request_bytes``: a request between the two gets
+    livetokens' own REQUEST_TOO_LARGE with ErrorInfo, one above it grpc's bare
+    RESOURCE_EXHAUSTED without being buffered. grpc core's queue of calls the
+    application has not yet picked up is sized so that it never cancels calls silently
+    (its default of 1000 does, under bursts); admission control sheds instead.
+
+    A connection gets a GOAWAY after ``max_connection_age`` (grpc-core adds +-10%
+    jitter), so a mesh or an L4 balancer can rebalance, and clients reconnect
+    transparently; keepalive pings find dead peers.
+    """
+    options = [
+        # gRPC's default on Linux, stated because `--workers N` relies on it: N processes
+        # bind one port and the kernel spreads connections over them.
+        ("grpc.so_reuseport", 1),
+        ("grpc.max_receive_message_length", 2 * limits.max_request_bytes),
+        ("grpc.server.max_pending_requests", limits.max_pending_calls),
+        ("grpc.server.max_pending_requests_hard_limit", limits.max_pending_calls),
+        ("grpc.keepalive_permit_without_calls", 1),
+        # Clients may ping every 10 s or more without being told "too many pings".
+        ("grpc.http2.min_recv_ping_interval_without_data_ms", 10_000),
+    ]
+    if obs.keepalive_time > 0:
+        options.append(("grpc.keepalive_time_ms", int(obs.keepalive_time * 1000)))
+        options.append(("grpc.keepalive_timeout_ms", int(obs.keepalive_timeout * 1000)))
+    if obs.max_connection_age > 0:
+        options.append(("grpc.max_connection_age_ms", int(obs.max_connection_age * 1000)))
+        options.append(
+            ("grpc.max_connection_age_grace_ms", int(obs.max_connection_age_grace * 1000))
+        )
+    return options
 
 
 async def create_server(
@@ -243,10 +262,18 @@ async def create_server(
     server = grpc.aio.server(
         maximum_concurrent_rpcs=settings.max_concurrent_rpcs,
         interceptors=tracing.interceptors(),
-        options=server_options(obs),
+        options=server_options(settings.limits, obs),
     )
-    ts_grpc.add_TokenServiceServicer_to_server(
-        TokenServicer(minter, security.authenticator, metrics), server
+    admission = Admission(settings.limits.max_concurrent_mints)
+    add_to_server(
+        TokenServicer(
+            minter,
+            security.authenticator,
+            limits=settings.limits,
+            admission=admission,
+            metrics=metrics,
+        ),
+        server,
     )
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
@@ -281,6 +308,7 @@ async def create_server(
         security,
         state,
         idempotency,
+        admission,
         metrics=metrics,
         readiness=readiness,
         admin=admin,

@@ -120,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="with the bundled emulator: delay answers for MODEL (repeatable; for tests)",
     )
     _add_security_arguments(serve)
+    _add_limit_arguments(serve)
     _add_state_arguments(serve)
     _add_observability_arguments(serve)
 
@@ -360,6 +361,29 @@ _OBSERVABILITY_FLAGS = (
     "max_connection_age_grace",
     "policy_poll_interval",
 )
+
+
+def _add_limit_arguments(serve: argparse.ArgumentParser) -> None:
+    """The `serve` flags of docs/hardening.md; each also has a LIVETOKENS_* variable."""
+    group = serve.add_argument_group("limits (docs/hardening.md)")
+    group.add_argument(
+        "--max-request-bytes",
+        type=int,
+        help="largest TokenRequest accepted, in bytes (default 524288); larger ones get "
+        "INVALID_ARGUMENT / REQUEST_TOO_LARGE",
+    )
+    group.add_argument(
+        "--max-concurrent-mints",
+        type=int,
+        help="mints in progress at once (default 4096); more get UNAVAILABLE / OVERLOADED "
+        "with RetryInfo",
+    )
+    group.add_argument(
+        "--max-pending-calls",
+        type=int,
+        help="gRPC core's queue of calls not yet handed to livetokens (default 16384; "
+        "gRPC's own default of 1000 cancels calls silently under bursts)",
+    )
 
 
 def _add_state_arguments(serve: argparse.ArgumentParser) -> None:
@@ -614,6 +638,9 @@ async def _serve(args: argparse.Namespace) -> int:
                 "trust_wide_proxy_ranges",
                 *_OBSERVABILITY_FLAGS,
                 "grace_period",
+                "max_request_bytes",
+                "max_concurrent_mints",
+                "max_pending_calls",
             )
         },
     )
