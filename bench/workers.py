@@ -175,6 +175,7 @@ def measure(
         sys.executable, "-m", "livetokens.server", "serve",
         "--listen", f"127.0.0.1:{port}", "--insecure-no-auth", "--upstream-url", upstream,
         "--state", redis_url, "--workers", str(workers), "--policy", str(policy),
+        "--admin-listen", "off", "--health-listen", "off",
     ]  # fmt: skip
     with started(argv, env, port, f"livetokens --workers {workers}") as pid:
         time.sleep(1.0)  # every worker listening (the supervisor's port check sees one)

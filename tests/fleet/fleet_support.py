@@ -69,7 +69,8 @@ class Fleet:
                 sys.executable, "-m", "livetokens.server", "serve",
                 "--listen", "127.0.0.1:0", "--port-file", str(port_file),
                 "--insecure-no-auth", "--upstream-url", self.upstream,
-                "--state", self.redis_url, *extra,
+                "--state", self.redis_url, "--admin-listen", "off", "--health-listen", "off",
+                *extra,
             ]  # fmt: skip
             with log.open("wb") as sink:
                 process = subprocess.Popen(args, env=env, stdout=sink, stderr=sink)  # noqa: ASYNC220 - returns at once

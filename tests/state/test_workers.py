@@ -17,7 +17,10 @@ from redis_support import RedisServer
 from livetokens.v1 import token_service_pb2 as ts
 from livetokens.v1 import token_service_pb2_grpc as ts_grpc
 
-SERVE = [sys.executable, "-m", "livetokens.server", "serve", "--emulator", "--insecure-no-auth"]
+SERVE = [
+    sys.executable, "-m", "livetokens.server", "serve", "--emulator", "--insecure-no-auth",
+    "--admin-listen", "127.0.0.1:0", "--health-listen", "off",
+]  # fmt: skip
 
 
 def clean_env() -> dict[str, str]:
