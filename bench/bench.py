@@ -61,6 +61,9 @@ from livetokens.v1 import token_service_pb2 as ts
 HERE = pathlib.Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 TARGETS = ("echo", "livetokens", "livetokens-emulator", "livetokens-secure", "sdk")
+# Not in the default set: livetokens from another source tree (--before DIR), to measure
+# a change against its baseline in the same interleaved run.
+BEFORE = "livetokens-before"
 GRPC_TARGETS = ("echo", "livetokens", "livetokens-emulator", "livetokens-secure")
 DEFAULT_CONCURRENCY = (1, 16, 64, 256)
 MODEL = "gemini-live-2.5-flash-preview"
@@ -188,7 +191,9 @@ burst = 1000000
 """
 
 
-def start_all(procs: Processes, targets: Sequence[str]) -> Setup:
+def start_all(
+    procs: Processes, targets: Sequence[str], before: pathlib.Path | None = None
+) -> Setup:
     """Start the stub, and the emulator and servers the chosen targets need."""
     tmp = procs.logdir
     key = "bench-" + secrets.token_hex(16)
@@ -204,6 +209,10 @@ def start_all(procs: Processes, targets: Sequence[str]) -> Setup:
     if "livetokens" in targets:
         port = procs.start("livetokens", [*serve, "--upstream-url", stub_url], insecure)
         servers["livetokens"] = Server(port, procs.procs["livetokens"].pid, procs.log("livetokens"))
+    if BEFORE in targets and before is not None:
+        env = dict(insecure, PYTHONPATH=str(before / "service"))
+        port = procs.start(BEFORE, [*serve, "--upstream-url", stub_url], env)
+        servers[BEFORE] = Server(port, procs.procs[BEFORE].pid, procs.log(BEFORE))
     if "livetokens-emulator" in targets:
         emu = procs.start(
             "emulator", [*_livetokens(), "emulator", "--api-key", key], _env(), _free_port()
@@ -432,11 +441,12 @@ class Plan:
     seconds: float
     warmup: float
     repeat: int
+    before: pathlib.Path | None = None
 
 
 def run(plan: Plan, procs: Processes) -> list[Result]:
     """Start everything, then measure every (concurrency, target) interleaved."""
-    setup = start_all(procs, plan.targets)
+    setup = start_all(procs, plan.targets, plan.before)
     frame = procs.logdir / "request.bin"
     frame.write_bytes(request_frame())
     results: list[Result] = []
@@ -507,15 +517,16 @@ def ratios(rows: dict[tuple[str, int], dict[str, Any]], plan: Plan) -> dict[str,
     for n in plan.concurrency:
         out["per_concurrency"][n] = {
             f"{t}/{base}": _ratio(rate(t, n), rate(base, n))
-            for t in ("livetokens", "livetokens-secure", "livetokens-emulator")
+            for t in ("livetokens", "livetokens-secure", "livetokens-emulator", BEFORE)
             for base in ("echo", "sdk")
+            if (t, n) in rows
         }
     if 16 in plan.concurrency and 256 in plan.concurrency:
         for t in plan.targets:
             out["no_collapse"][t] = _ratio(rate(t, 256), rate(t, 16))
     if 1 in plan.concurrency and ("echo", 1) in rows:
         echo = rows[("echo", 1)]["p50_ms"]
-        for t in ("livetokens", "livetokens-secure", "livetokens-emulator"):
+        for t in ("livetokens", "livetokens-secure", "livetokens-emulator", BEFORE):
             if (t, 1) in rows and echo is not None and rows[(t, 1)]["p50_ms"] is not None:
                 out["added_p50_ms_at_1"][t] = rows[(t, 1)]["p50_ms"] - echo
     return out
@@ -632,9 +643,17 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Plan, pathlib.Path, pathlib.
     p.add_argument("--json", type=pathlib.Path, help="default bench/results/bench-<time>.json")
     p.add_argument("--plot", type=pathlib.Path, help="default next to the JSON, .png")
     p.add_argument("--quick", action="store_true", help="1 s windows, 0.3 s warm-up, 1 and 16")
+    p.add_argument(
+        "--before",
+        type=pathlib.Path,
+        help=f"a source tree (e.g. `git worktree add /tmp/base main`): adds target {BEFORE}, "
+        "livetokens run from that tree's service/, to compare a change with its baseline",
+    )
     a = p.parse_args(argv)
     targets = tuple(a.targets.split(",")) if a.targets else TARGETS
-    unknown = [t for t in targets if t not in TARGETS]
+    if a.before is not None and BEFORE not in targets:
+        targets = (*targets[:2], BEFORE, *targets[2:])
+    unknown = [t for t in targets if t not in (*TARGETS, BEFORE)]
     if unknown:
         p.error(f"unknown targets {unknown}; choose from {','.join(TARGETS)}")
     concurrency = (
@@ -648,6 +667,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Plan, pathlib.Path, pathlib.
         seconds=a.seconds or (1.0 if a.quick else 5.0),
         warmup=a.warmup or (0.3 if a.quick else 1.0),
         repeat=max(1, a.repeat),
+        before=a.before.resolve() if a.before else None,
     )
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
     json_path = a.json or RESULTS / f"bench-{stamp}.json"
@@ -705,7 +725,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         json.dumps(
             {
                 "machine": info,
-                "plan": dataclasses.asdict(plan),
+                "plan": {**dataclasses.asdict(plan), "before": str(plan.before)},
                 "rows": list(rows.values()),
                 "ratios": summary,
                 "results": [dataclasses.asdict(r) for r in results],
