@@ -29,7 +29,7 @@ from livetokens.server.security.audit_records import (
 )
 from livetokens.server.security.identity import Identity
 from livetokens.server.security.policy import hash_secret
-from livetokens.server.settings import SecuritySettings
+from livetokens.server.settings import LimitSettings, SecuritySettings
 from livetokens.v1 import token_service_pb2 as ts
 from livetokens.v1 import token_service_pb2_grpc as ts_grpc
 
@@ -225,8 +225,12 @@ async def test_a_huge_unauthenticated_call_writes_a_small_record(
 ) -> None:
     """Over the wire: the refusal of a ~3.5 MB request writes at most a few KB."""
     audit_path = tmp_path / "audit.jsonl"
+    # The default --max-request-bytes (512 KiB) has gRPC refuse such a request before
+    # livetokens sees it (docs/hardening.md); an operator who raises it still gets
+    # bounded records.
     running = await start_server(
-        security=SecuritySettings(policy_file=write_policy(BEARER_POLICY), audit_log=audit_path)
+        security=SecuritySettings(policy_file=write_policy(BEARER_POLICY), audit_log=audit_path),
+        limits=LimitSettings(max_request_bytes=8 * 1024 * 1024),
     )
     async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
         with pytest.raises(grpc.aio.AioRpcError):
@@ -259,6 +263,20 @@ def test_the_throttle_admits_a_burst_then_counts_and_summarises() -> None:
             "reasons": {"UNAUTHENTICATED": 150},
         }
     ]
+
+
+def test_authenticated_callers_behind_one_proxy_are_throttled_apart() -> None:
+    """Refusals of known callers count per caller, not per (shared sidecar) address."""
+    throttle = RefusalThrottle(rate=1, burst=2, clock=lambda: 0.0)
+    for caller in ("bearer:a", "bearer:b"):
+        identity = Identity(caller, "proxy", "ipv4:127.0.0.1:1")
+        assert [throttle.admit(identity, "POLICY_DENIED")[0] for _ in range(3)] == [
+            True,
+            True,
+            False,
+        ]
+    summaries = throttle.due(everything=True)
+    assert [(s["caller"], s["count"]) for s in summaries] == [("bearer:a", 1), ("bearer:b", 1)]
 
 
 async def test_a_flood_of_refusals_from_one_peer_is_summarised_in_the_log(

@@ -12,17 +12,17 @@ import httpx
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from livetokens.server.admission import Admission
 from livetokens.server.fingerprint import Fingerprinter
 from livetokens.server.idempotency import IdempotencyCache
 from livetokens.server.minting import Minter
 from livetokens.server.security.ratelimit import RateLimiter
 from livetokens.server.security.runtime import Security, build_security
-from livetokens.server.servicer import TokenServicer
-from livetokens.server.settings import Settings, SettingsError
+from livetokens.server.servicer import TokenServicer, add_to_server
+from livetokens.server.settings import LimitSettings, Settings, SettingsError
 from livetokens.server.state import StateStore, build_store
 from livetokens.server.upstream import GeminiTokenClient
 from livetokens.v1 import token_service_pb2 as ts
-from livetokens.v1 import token_service_pb2_grpc as ts_grpc
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,8 @@ class RunningServer:
     security: Security | None = None
     state: StateStore | None = None
     idempotency: IdempotencyCache | None = None
+    # Mints in progress and shed (OVERLOADED) counters, for metrics.
+    admission: Admission | None = None
 
     async def stop(self, grace: float | None) -> None:
         """Drain: report NOT_SERVING, refuse new RPCs, let in-flight ones finish
@@ -65,6 +67,25 @@ class RunningServer:
         """SIGHUP: reload the policy (an invalid file keeps the old one) and reopen the
         audit log; requests in flight are not disturbed. True when the policy changed."""
         return self.security is not None and await self.security.reload()
+
+
+def server_options(limits: LimitSettings) -> list[tuple[str, int]]:
+    """grpc core options from the limits (docs/hardening.md).
+
+    grpc's receive limit is twice ``max_request_bytes``: a request between the two gets
+    livetokens' own REQUEST_TOO_LARGE with ErrorInfo, one above it grpc's bare
+    RESOURCE_EXHAUSTED without being buffered. grpc core's queue of calls the
+    application has not yet picked up is sized so that it never cancels calls silently
+    (its default of 1000 does, under bursts); admission control sheds instead.
+    """
+    return [
+        # gRPC's default on Linux, stated because `--workers N` relies on it: N processes
+        # bind one port and the kernel spreads connections over them.
+        ("grpc.so_reuseport", 1),
+        ("grpc.max_receive_message_length", 2 * limits.max_request_bytes),
+        ("grpc.server.max_pending_requests", limits.max_pending_calls),
+        ("grpc.server.max_pending_requests_hard_limit", limits.max_pending_calls),
+    ]
 
 
 async def create_server(
@@ -109,12 +130,12 @@ async def create_server(
     )
     server = grpc.aio.server(
         maximum_concurrent_rpcs=settings.max_concurrent_rpcs,
-        # gRPC's default on Linux, stated because `--workers N` relies on it: N processes
-        # bind one port and the kernel spreads connections over them.
-        options=[("grpc.so_reuseport", 1)],
+        options=server_options(settings.limits),
     )
-    ts_grpc.add_TokenServiceServicer_to_server(
-        TokenServicer(minter, security.authenticator), server
+    admission = Admission(settings.limits.max_concurrent_mints)
+    add_to_server(
+        TokenServicer(minter, security.authenticator, limits=settings.limits, admission=admission),
+        server,
     )
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
@@ -133,7 +154,7 @@ async def create_server(
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     log.info("state backend: %s", state.name)
     return RunningServer(
-        server, port, health_servicer, upstream, minter, security, state, idempotency
+        server, port, health_servicer, upstream, minter, security, state, idempotency, admission
     )
 
 

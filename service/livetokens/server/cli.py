@@ -120,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="with the bundled emulator: delay answers for MODEL (repeatable; for tests)",
     )
     _add_security_arguments(serve)
+    _add_limit_arguments(serve)
     _add_state_arguments(serve)
 
     mint = sub.add_parser(
@@ -291,6 +292,29 @@ def _add_security_arguments(serve: argparse.ArgumentParser) -> None:
         action="store_true",
         default=None,
         help="return tokens even when their audit record cannot be written (not recommended)",
+    )
+
+
+def _add_limit_arguments(serve: argparse.ArgumentParser) -> None:
+    """The `serve` flags of docs/hardening.md; each also has a LIVETOKENS_* variable."""
+    group = serve.add_argument_group("limits (docs/hardening.md)")
+    group.add_argument(
+        "--max-request-bytes",
+        type=int,
+        help="largest TokenRequest accepted, in bytes (default 524288); larger ones get "
+        "INVALID_ARGUMENT / REQUEST_TOO_LARGE",
+    )
+    group.add_argument(
+        "--max-concurrent-mints",
+        type=int,
+        help="mints in progress at once (default 4096); more get UNAVAILABLE / OVERLOADED "
+        "with RetryInfo",
+    )
+    group.add_argument(
+        "--max-pending-calls",
+        type=int,
+        help="gRPC core's queue of calls not yet handed to livetokens (default 16384; "
+        "gRPC's own default of 1000 cancels calls silently under bursts)",
     )
 
 
@@ -534,6 +558,9 @@ async def _serve(args: argparse.Namespace) -> int:
                 "accept_per_worker_state",
                 "emulator",
                 "trust_wide_proxy_ranges",
+                "max_request_bytes",
+                "max_concurrent_mints",
+                "max_pending_calls",
             )
         },
     )

@@ -75,6 +75,19 @@ TABLE: Mapping[Reason, grpc.StatusCode] = {
     Reason.STATE_UNAVAILABLE: grpc.StatusCode.UNAVAILABLE,
 }
 
+# What a status may hold, so that it always fits in gRPC's trailers: clients drop
+# trailers between 8 KiB (soft limit, at random) and 16 KiB (hard limit), with the
+# ErrorInfo. The details travel base64-encoded (4/3) in grpc-status-details-bin and the
+# message percent-encoded (up to 3x) in grpc-message; with these caps a status is at
+# most about 6 KiB of trailers, whatever the failure (a few hundred bytes usually).
+MAX_MESSAGE_BYTES = 400
+MAX_VIOLATIONS = 20
+# Field and quota violations together, in UTF-8 bytes.
+MAX_VIOLATION_BYTES = 2_000
+MAX_TEXT_BYTES = 200
+MAX_METADATA = 8
+ELLIPSIS = "…"
+
 
 @dataclasses.dataclass(frozen=True)
 class FieldViolation:
@@ -125,12 +138,28 @@ class Failure(Exception):
         return f"Failure({self.reason.value}, {self.message!r})"
 
 
-def invalid_request(violations: Sequence[FieldViolation]) -> Failure:
-    """The INVALID_REQUEST failure for a list of violations (all of them, at once)."""
-    fields = ", ".join(v.field for v in violations)
+def clip(text: str, limit: int = MAX_TEXT_BYTES) -> str:
+    """``text`` cut to at most ``limit`` UTF-8 bytes, ending in … when it was cut."""
+    data = text.encode("utf-8", errors="replace")
+    if len(data) <= limit:
+        return text
+    cut = data[: max(0, limit - len(ELLIPSIS.encode()))]
+    return cut.decode("utf-8", errors="ignore") + ELLIPSIS
+
+
+def invalid_request(
+    violations: Sequence[FieldViolation], reason: Reason = Reason.INVALID_REQUEST
+) -> Failure:
+    """The INVALID_REQUEST (or ``reason``) failure for a list of violations, all of them
+    at once (the status reports the first :data:`MAX_VIOLATIONS` and how many more)."""
+    named = list(dict.fromkeys(v.field for v in violations))
+    fields = ", ".join(clip(name, 80) for name in named[:5])
+    if len(named) > 5:
+        fields += f" and {len(named) - 5} more"
+    what = "over livetokens' cost budget" if reason is Reason.REQUEST_TOO_LARGE else "invalid"
     return Failure(
-        Reason.INVALID_REQUEST,
-        f"The request is invalid ({len(violations)} problem(s): {fields}); "
+        reason,
+        f"The request is {what} ({len(violations)} problem(s): {fields}); "
         "see google.rpc.BadRequest for each field.",
         field_violations=violations,
     )
@@ -142,38 +171,73 @@ def _pack(message: object) -> any_pb2.Any:
     return packed
 
 
+def _bounded(pairs: Sequence[tuple[str, str]], room: int) -> list[tuple[str, str]]:
+    """The first pairs, each text clipped, at most :data:`MAX_VIOLATIONS` of them and
+    ``room`` UTF-8 bytes in all."""
+    shown: list[tuple[str, str]] = []
+    size = 0
+    for first, second in pairs[:MAX_VIOLATIONS]:
+        pair = (clip(first), clip(second))
+        size += len(pair[0].encode()) + len(pair[1].encode()) + 8
+        if size > room:
+            break
+        shown.append(pair)
+    return shown
+
+
+def _size(pairs: Sequence[tuple[str, str]]) -> int:
+    return sum(len(a.encode()) + len(b.encode()) + 8 for a, b in pairs)
+
+
 def to_status_proto(failure: Failure) -> status_pb2.Status:
-    """The `google.rpc.Status` for a Failure, with ErrorInfo first and other details after."""
+    """The `google.rpc.Status` for a Failure, with ErrorInfo first and other details after.
+
+    Bounded whatever the failure: at most :data:`MAX_VIOLATIONS` violations and
+    :data:`MAX_VIOLATION_BYTES` of them, texts clipped; when some are left out,
+    ``ErrorInfo.metadata`` has ``fieldViolations`` (the total) and
+    ``fieldViolationsOmitted``, and the message says how many more there were.
+    """
     code = failure.code
+    message = clip(failure.message, MAX_MESSAGE_BYTES)
+    metadata = {clip(k, 32): clip(v, 96) for k, v in list(failure.metadata.items())[:MAX_METADATA]}
+    violations = _bounded(
+        [(v.field, v.description) for v in failure.field_violations[:MAX_VIOLATIONS]],
+        MAX_VIOLATION_BYTES,
+    )
+    omitted = len(failure.field_violations) - len(violations)
+    if omitted:
+        metadata["fieldViolations"] = str(len(failure.field_violations))
+        metadata["fieldViolationsOmitted"] = str(omitted)
+        message += f" ({omitted} more violation(s) not shown.)"
+    quota = _bounded(
+        [(v.subject, v.description) for v in failure.quota_violations[:MAX_VIOLATIONS]],
+        MAX_VIOLATION_BYTES - _size(violations),
+    )
     details = [
         _pack(
             error_details_pb2.ErrorInfo(
-                reason=failure.reason.value, domain=DOMAIN, metadata=failure.metadata
+                reason=failure.reason.value, domain=DOMAIN, metadata=metadata
             )
         )
     ]
-    if failure.field_violations:
+    if violations:
         details.append(
             _pack(
                 error_details_pb2.BadRequest(
                     field_violations=[
-                        error_details_pb2.BadRequest.FieldViolation(
-                            field=v.field, description=v.description
-                        )
-                        for v in failure.field_violations
+                        error_details_pb2.BadRequest.FieldViolation(field=f, description=d)
+                        for f, d in violations
                     ]
                 )
             )
         )
-    if failure.quota_violations:
+    if quota:
         details.append(
             _pack(
                 error_details_pb2.QuotaFailure(
                     violations=[
-                        error_details_pb2.QuotaFailure.Violation(
-                            subject=v.subject, description=v.description
-                        )
-                        for v in failure.quota_violations
+                        error_details_pb2.QuotaFailure.Violation(subject=s, description=d)
+                        for s, d in quota
                     ]
                 )
             )
@@ -182,9 +246,7 @@ def to_status_proto(failure: Failure) -> status_pb2.Status:
         delay = duration_pb2.Duration()
         delay.FromTimedelta(failure.retry_delay)
         details.append(_pack(error_details_pb2.RetryInfo(retry_delay=delay)))
-    return status_pb2.Status(
-        code=getattr(code_pb2, code.name), message=failure.message, details=details
-    )
+    return status_pb2.Status(code=getattr(code_pb2, code.name), message=message, details=details)
 
 
 def to_status(failure: Failure) -> grpc.Status:

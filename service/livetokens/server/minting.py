@@ -10,15 +10,17 @@ only after its record is written (docs/security.md).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from google.protobuf import timestamp_pb2
 
 from livetokens.server import translate as tr
+from livetokens.server.budget import Budget, over_budget
 from livetokens.server.errors import Failure, Reason, internal_failure, invalid_request
 from livetokens.server.fingerprint import Fingerprinter
 from livetokens.server.idempotency import IdempotencyCache
@@ -41,6 +43,24 @@ from livetokens.server.validation import validate
 from livetokens.v1 import token_service_pb2 as ts
 
 log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+# Requests larger than this are checked and translated in a worker thread: at a few
+# microseconds per message, a larger one could hold the event loop for several ms
+# (docs/hardening.md has the measurements). Smaller ones, nearly all, stay inline.
+INLINE_BYTES = 4096
+
+# Refusals that the caller's request caused: each takes a token from the caller's
+# rate-limit bucket, like a mint, so a stream of bad requests is limited too.
+CALLER_FAULTS = frozenset(
+    {
+        Reason.REQUEST_UNDECODABLE,
+        Reason.REQUEST_TOO_LARGE,
+        Reason.INVALID_REQUEST,
+        Reason.POLICY_DENIED,
+        Reason.REQUEST_ID_REUSED,
+    }
+)
 
 
 class TokenEndpoint(Protocol):
@@ -76,9 +96,11 @@ class Minter:
         rate_limiter: RateLimiter | None = None,
         audit: AuditLog | None = None,
         audit_fail_open: bool = False,
+        budget: Budget | None = None,
     ) -> None:
         """``policies`` None: no policy (anything the contract allows); ``rate_limiter``
-        None: no rate limit; ``audit`` None: no audit records."""
+        None: no rate limit; ``audit`` None: no audit records; ``budget`` None: the
+        default cost budget."""
         self._endpoint = endpoint
         self._api_version = api_version
         self._websocket_url = tr.websocket_url(base_url, api_version)
@@ -89,6 +111,7 @@ class Minter:
         self._rate_limiter = rate_limiter
         self._audit = audit
         self._audit_fail_open = audit_fail_open
+        self._budget = budget or Budget()
         self._background: set[asyncio.Task[None]] = set()
 
     async def mint(
@@ -103,7 +126,7 @@ class Minter:
         try:
             token, fresh = await self._decide(request, identity, deadline)
         except Failure as failure:
-            await self.record_refusal(request, identity, failure)
+            await self.refuse(request, identity, failure)
             raise
         except Exception:
             await self.record_refusal(request, identity, internal_failure())
@@ -139,15 +162,7 @@ class Minter:
         self, request: ts.TokenRequest, identity: Identity, deadline: float | None
     ) -> tuple[ts.Token, bool]:
         """The token, and whether this call minted it (False: an idempotent repeat)."""
-        violations = validate(request)
-        if violations:
-            raise invalid_request(violations)
-        effective, rate = request, None
-        if self._policies is not None:
-            policy = self._policies.current().for_caller(identity.caller)
-            if policy is None:
-                raise caller_unknown()
-            effective, rate = apply_policy(policy, request), policy.rate
+        effective, rate = await self._offload(request, self._check, request, identity)
         caller = identity.caller
         if not request.request_id:
             return await self._mint(effective, caller=caller, deadline=deadline, rate=rate), True
@@ -161,8 +176,53 @@ class Minter:
             caller, request, mint_once, ttl=self._remaining_session_window, deadline=deadline
         )
 
+    def _check(
+        self, request: ts.TokenRequest, identity: Identity
+    ) -> tuple[ts.TokenRequest, Rate | None]:
+        """Budget, then validation, then policy: the request to mint and the caller's
+        rate. The budget goes first, so an oversized request costs no more than it."""
+        too_much = over_budget(request, self._budget)
+        if too_much:
+            raise invalid_request(too_much, Reason.REQUEST_TOO_LARGE)
+        violations = validate(request)
+        if violations:
+            raise invalid_request(violations)
+        if self._policies is None:
+            return request, None
+        policy = self._policies.current().for_caller(identity.caller)
+        if policy is None:
+            raise caller_unknown()
+        return apply_policy(policy, request), policy.rate
+
+    async def _offload(
+        self, request: ts.TokenRequest, work: Callable[..., _T], *args: Any, **kwargs: Any
+    ) -> _T:
+        """``work(*args)``, in a worker thread when ``request`` is large enough for it to
+        hold the event loop (every other caller's calls) for more than a few ms."""
+        if request.ByteSize() <= INLINE_BYTES:
+            return work(*args, **kwargs)
+        return await asyncio.to_thread(work, *args, **kwargs)
+
     def _now(self) -> str:
         return tr.rfc3339(self._clock())
+
+    async def refuse(self, request: ts.TokenRequest, identity: Identity, failure: Failure) -> None:
+        """Account for a refusal: a caller's fault costs a token from its rate-limit
+        bucket (CALLER_FAULTS), and every refusal gets its audit record."""
+        if failure.reason in CALLER_FAULTS:
+            await self._charge(identity)
+        await self.record_refusal(request, identity, failure)
+
+    async def _charge(self, identity: Identity) -> None:
+        if self._rate_limiter is None or self._policies is None:
+            return
+        policy = self._policies.current().for_caller(identity.caller)
+        if policy is None or policy.rate is None:
+            return
+        # An empty bucket raises RATE_LIMITED (an unreachable shared store
+        # STATE_UNAVAILABLE): the refusal itself stands either way.
+        with contextlib.suppress(Failure):
+            await self._rate_limiter.acquire(identity.caller, policy.rate)
 
     async def record_refusal(
         self, request: ts.TokenRequest, identity: Identity, failure: Failure
@@ -234,7 +294,7 @@ class Minter:
         if rate is not None and self._rate_limiter is not None:
             await self._rate_limiter.acquire(caller, rate, deadline=deadline)
         started = time.monotonic()
-        translation = tr.translate(request, now=self._clock())
+        translation = await self._offload(request, tr.translate, request, now=self._clock())
         name = await self._endpoint.create_token(translation.body, deadline=deadline)
         token = ts.Token(
             name=name,

@@ -59,6 +59,25 @@ class UpstreamSettings:
     backoff_max: float = 1.0
     max_connections: int = 512
     transport: Literal["aiohttp", "httpx"] = "aiohttp"
+    # The whole of one mint at Google (connect, send, the whole answer, and retries),
+    # also bounded by the caller's deadline: a trickling answer cannot hold a mint longer.
+    total_timeout: float = 15.0
+
+
+@dataclasses.dataclass(frozen=True)
+class LimitSettings:
+    """What one call may cost and how many may run at once (docs/hardening.md)."""
+
+    # Requests larger than this get REQUEST_TOO_LARGE before they are decoded. gRPC's
+    # own receive limit is set to twice this: above it grpc refuses the call itself
+    # (RESOURCE_EXHAUSTED, no ErrorInfo) without buffering it.
+    max_request_bytes: int = 512 * 1024
+    # Mints in progress at once; more get UNAVAILABLE / OVERLOADED with RetryInfo.
+    max_concurrent_mints: int = 4096
+    # gRPC core's queue of calls not yet handed to livetokens
+    # (grpc.server.max_pending_requests, default 1000 there): above it gRPC cancels calls
+    # silently, so it is sized above max_concurrent_mints.
+    max_pending_calls: int = 16384
 
 
 @dataclasses.dataclass(frozen=True)
@@ -138,6 +157,7 @@ class Settings:
     max_concurrent_rpcs: int | None = None
     log_level: str = "INFO"
     security: SecuritySettings = dataclasses.field(default_factory=SecuritySettings)
+    limits: LimitSettings = dataclasses.field(default_factory=LimitSettings)
     state: StateSettings = dataclasses.field(default_factory=StateSettings)
 
 
@@ -214,10 +234,12 @@ def from_env(env: Mapping[str, str] | None = None, **overrides: object) -> Setti
         max_attempts=_int(env, "LIVETOKENS_UPSTREAM_MAX_ATTEMPTS", 3),
         max_connections=_int(env, "LIVETOKENS_UPSTREAM_MAX_CONNECTIONS", 512),
         transport=transport,  # type: ignore[arg-type]
+        total_timeout=_float(env, "LIVETOKENS_UPSTREAM_TIMEOUT", 15.0),
     )
     listen = str(given.pop("listen", env.get("LIVETOKENS_LISTEN", "127.0.0.1:50051")))
     _check_listen(listen)
     security = _security(env, given)
+    limits = _limits(env, given)
     state = _state(env, given)
     settings = Settings(
         listen=listen,
@@ -227,6 +249,7 @@ def from_env(env: Mapping[str, str] | None = None, **overrides: object) -> Setti
         grace_period=_float(env, "LIVETOKENS_GRACE_PERIOD", 10.0),
         log_level=env.get("LIVETOKENS_LOG_LEVEL", "INFO").upper(),
         security=security,
+        limits=limits,
         state=state,
     )
     if given:
@@ -319,6 +342,31 @@ def _security(env: Mapping[str, str], given: dict[str, object]) -> SecuritySetti
     return security
 
 
+# LimitSettings fields that flags may override, and the variable each one reads.
+_LIMITS_ENV = {
+    "max_request_bytes": "LIVETOKENS_MAX_REQUEST_BYTES",
+    "max_concurrent_mints": "LIVETOKENS_MAX_CONCURRENT_MINTS",
+    "max_pending_calls": "LIVETOKENS_MAX_PENDING_CALLS",
+}
+
+
+def _limits(env: Mapping[str, str], given: dict[str, object]) -> LimitSettings:
+    """LimitSettings from the environment, with flags (popped from ``given``) on top."""
+    defaults = LimitSettings()
+    values: dict[str, int] = {}
+    for name, variable in _LIMITS_ENV.items():
+        if name in given:
+            value = given.pop(name)
+            if not isinstance(value, int) or value < 1:
+                raise SettingsError(f"--{name.replace('_', '-')} must be 1 or more, got {value!r}")
+            values[name] = value
+        else:
+            values[name] = _int(env, variable, getattr(defaults, name))
+    if values["max_request_bytes"] > 64 * 1024 * 1024:
+        raise SettingsError("max request bytes must be at most 64 MiB")
+    return LimitSettings(**values)
+
+
 # StateSettings fields that flags may override, and the variable each one reads.
 _STATE_ENV = {
     "state": "LIVETOKENS_STATE",
@@ -402,6 +450,19 @@ def environ_doc() -> dict[str, str]:
         ),
         "LIVETOKENS_UPSTREAM_MAX_CONNECTIONS": "Connection pool size to Google (default 512).",
         "LIVETOKENS_UPSTREAM_TRANSPORT": "aiohttp (default) or httpx (for comparison).",
+        "LIVETOKENS_UPSTREAM_TIMEOUT": (
+            "Seconds one mint may take at Google in all, retries included (default 15)."
+        ),
+        "LIVETOKENS_MAX_REQUEST_BYTES": (
+            "Largest TokenRequest accepted, in bytes (default 524288); larger ones get "
+            "REQUEST_TOO_LARGE."
+        ),
+        "LIVETOKENS_MAX_CONCURRENT_MINTS": (
+            "Mints in progress at once (default 4096); more get UNAVAILABLE / OVERLOADED."
+        ),
+        "LIVETOKENS_MAX_PENDING_CALLS": (
+            "gRPC core's queue of calls not yet handed to livetokens (default 16384)."
+        ),
         "LIVETOKENS_FINGERPRINT_KEY / _FILE": (
             "HMAC key for token fingerprints (default: random per process)."
         ),

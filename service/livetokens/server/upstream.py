@@ -13,9 +13,12 @@ for comparison (``make bench``).
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import logging
 import random
+import socket
+import ssl
 import time
 from collections.abc import Mapping
 from datetime import timedelta
@@ -41,7 +44,7 @@ log = logging.getLogger(__name__)
 TOKEN_PREFIX = "auth_tokens/"  # noqa: S105 - a resource prefix, not a secret
 # Time kept back from the caller's deadline so that livetokens can still answer with
 # its own DEADLINE_EXCEEDED (and ErrorInfo) before the caller gives up.
-DEADLINE_MARGIN = 0.05
+DEADLINE_MARGIN = 0.1
 
 
 def redact(text: str, *secrets: str) -> str:
@@ -154,17 +157,31 @@ class GeminiTokenClient:
         """
         attempts = self._settings.max_attempts
         content = json.dumps(body, separators=(",", ":")).encode()
+        started = time.monotonic()
+        # One time budget for everything below: every attempt's connect, send and whole
+        # answer (a trickling answer restarts httpx's read timeout on every byte, so the
+        # read timeout alone cannot bound it), and the backoff between attempts.
+        end = started + self._settings.total_timeout
+        caller_bound = deadline is not None and deadline - DEADLINE_MARGIN <= end
+        if deadline is not None:
+            end = min(end, deadline - DEADLINE_MARGIN)
         last: Failure | None = None
         for attempt in range(1, attempts + 1):
-            timeout = self._timeout(deadline)
+            remaining = end - time.monotonic()
+            if remaining <= 0:
+                raise self._out_of_time(caller_bound, started)
             try:
-                response = await self._post(content, timeout)
+                async with asyncio.timeout(remaining):
+                    response = await self._post(content, self._timeout(remaining))
+            except TimeoutError:
+                raise self._out_of_time(caller_bound, started) from None
             except httpx.TimeoutException as exc:
-                if isinstance(exc, httpx.ConnectTimeout) and not _budget_expired(deadline):
-                    # httpx-aiohttp also reports dropped connections as ConnectTimeout.
+                if isinstance(exc, httpx.ConnectTimeout) and time.monotonic() < end:
+                    # httpx-aiohttp also reports refused and dropped connections as
+                    # ConnectTimeout; _unreachable names what really happened.
                     last = self._unreachable(exc)
                 else:
-                    raise self._timed_out(deadline) from exc
+                    raise self._timed_out(deadline, started) from exc
             except httpx.TransportError as exc:
                 last = self._unreachable(exc)
             else:
@@ -182,7 +199,7 @@ class GeminiTokenClient:
             # "Equal jitter": at least half the capped backoff, so retries never bunch up
             # at zero, and the other half random so that callers spread out.
             delay = cap / 2 + random.uniform(0, cap / 2)  # noqa: S311 - jitter, not crypto
-            if deadline is not None and time.monotonic() + delay + DEADLINE_MARGIN >= deadline:
+            if time.monotonic() + delay >= end:
                 break
             log.info(
                 "upstream attempt %d failed (%s); retrying in %.3fs",
@@ -210,23 +227,47 @@ class GeminiTokenClient:
             await response.aclose()
         return response
 
-    def _timeout(self, deadline: float | None) -> httpx.Timeout:
-        read = self._settings.read_timeout
-        connect = self._settings.connect_timeout
-        if deadline is not None:
-            remaining = deadline - time.monotonic() - DEADLINE_MARGIN
-            if remaining <= 0:
-                raise self._timed_out(deadline)
-            read = min(read, remaining)
-            connect = min(connect, remaining)
+    def _timeout(self, remaining: float) -> httpx.Timeout:
+        # The time budget itself is asyncio.timeout's: httpx's timeouts get a second more,
+        # so that they fire only when they are shorter than the budget, never racing it.
+        read = min(self._settings.read_timeout, remaining + 1.0)
+        connect = min(self._settings.connect_timeout, remaining + 1.0)
         return httpx.Timeout(connect=connect, read=read, write=read, pool=connect)
 
-    def _timed_out(self, deadline: float | None) -> Failure:
-        if _budget_expired(deadline):
+    def _out_of_time(self, caller_bound: bool, started: float) -> Failure:
+        """The time budget of :meth:`create_token` ran out: the caller's deadline
+        (DEADLINE_EXCEEDED) or livetokens' own cap (UPSTREAM_UNAVAILABLE)."""
+        elapsed = time.monotonic() - started
+        if caller_bound:
+            log.warning(
+                "upstream mint stopped after %.2fs: the caller's deadline ran out first", elapsed
+            )
             return Failure(
                 Reason.DEADLINE_EXCEEDED,
                 "The caller's deadline ran out before Google answered the mint request.",
+                metadata={"upstreamSeconds": f"{elapsed:.2f}"},
             )
+        log.warning(
+            "upstream mint stopped after %.2fs: over livetokens' upstream time budget (%gs)",
+            elapsed,
+            self._settings.total_timeout,
+        )
+        return Failure(
+            Reason.UPSTREAM_UNAVAILABLE,
+            f"Google did not answer within livetokens' upstream time budget "
+            f"({self._settings.total_timeout:g}s).",
+            metadata={"upstreamSeconds": f"{elapsed:.2f}"},
+        )
+
+    def _timed_out(self, deadline: float | None, started: float) -> Failure:
+        """httpx's own connect or read timeout fired."""
+        if _budget_expired(deadline):
+            return self._out_of_time(True, started)
+        log.warning(
+            "upstream mint stopped after %.2fs: no answer within the read timeout (%gs)",
+            time.monotonic() - started,
+            self._settings.read_timeout,
+        )
         return Failure(
             Reason.UPSTREAM_UNAVAILABLE,
             f"Google did not answer within livetokens' upstream timeout "
@@ -234,10 +275,12 @@ class GeminiTokenClient:
         )
 
     def _unreachable(self, exc: Exception) -> Failure:
-        log.warning("upstream transport error: %s", type(exc).__name__)
+        what = connection_error(exc)
+        log.warning("upstream transport error: %s (%s)", what, type(exc).__name__)
         return Failure(
             Reason.UPSTREAM_UNAVAILABLE,
-            f"Could not reach Google's token endpoint ({type(exc).__name__}).",
+            f"Could not reach Google's token endpoint ({what}).",
+            metadata={"transportError": what},
         )
 
     def _token_name(self, response: httpx.Response) -> str:
@@ -332,6 +375,52 @@ _MESSAGES: Mapping[Reason, str] = {
         "This is a server configuration problem for the operator."
     ),
 }
+
+
+_ERRNO_NAMES = {
+    errno.ECONNREFUSED: "connection refused",
+    errno.ECONNRESET: "connection reset",
+    errno.EPIPE: "connection reset",
+    errno.ETIMEDOUT: "connect timeout",
+    errno.EHOSTUNREACH: "host unreachable",
+    errno.ENETUNREACH: "network unreachable",
+}
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain and len(chain) < 10:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+def connection_error(exc: BaseException) -> str:
+    """What a transport error really was, from its chain of causes: httpx-aiohttp maps
+    every aiohttp connection error, a refused or reset connection included, to
+    ``httpx.ConnectTimeout``."""
+    for cause in _causes(exc):
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(cause, ConnectionResetError | BrokenPipeError):
+            return "connection reset"
+        if isinstance(cause, socket.gaierror):
+            return "DNS lookup failed"
+        if isinstance(cause, ssl.SSLError):
+            return "TLS handshake failed"
+        if isinstance(cause, aiohttp.ServerDisconnectedError | httpx.RemoteProtocolError):
+            return "server closed the connection"
+        if isinstance(cause, OSError) and cause.errno is not None:
+            return _ERRNO_NAMES.get(
+                cause.errno, f"connection failed ({errno.errorcode.get(cause.errno, cause.errno)})"
+            )
+    for cause in _causes(exc):
+        if isinstance(cause, TimeoutError | aiohttp.ConnectionTimeoutError):
+            return "connect timeout"
+        if isinstance(cause, httpx.ConnectTimeout) and cause.__cause__ is None:
+            return "connect timeout"
+    return type(exc).__name__
 
 
 def _budget_expired(deadline: float | None) -> bool:

@@ -29,6 +29,15 @@ MAX_TOOLS = 128
 MAX_SCHEMA_DEPTH = 16
 MAX_TEXT = 100_000
 MAX_HANDLE = 4096
+# google.protobuf.Duration's own range (about 10,000 years); timedelta cannot hold more.
+MAX_DURATION_SECONDS = 315_576_000_000
+# Unknown field numbers named in a violation, at most.
+MAX_UNKNOWN_NAMED = 16
+
+
+def _echo(value: str) -> str:
+    """``value`` quoted for a violation, cut so an oversized value is not echoed back."""
+    return repr(value if len(value) <= 64 else value[:64] + "…")
 
 
 class _Checker:
@@ -63,6 +72,9 @@ class _Checker:
         seconds, nanos = message.seconds, message.nanos
         if not -999_999_999 <= nanos <= 999_999_999 or (seconds > 0 > nanos or seconds < 0 < nanos):
             self.add(field, "is not a valid google.protobuf.Duration")
+            return None
+        if abs(seconds) > MAX_DURATION_SECONDS:
+            self.add(field, "is outside google.protobuf.Duration's range")
             return None
         span: timedelta = message.ToTimedelta()
         if span < timedelta(milliseconds=1):
@@ -103,7 +115,9 @@ def _unknown_fields(c: _Checker, message: Message, path: str) -> None:
     ignoring one could mint a token wider than the caller asked for."""
     unknown = unknown_fields.UnknownFieldSet(message)
     if len(unknown):
-        numbers = sorted({unknown[i].field_number for i in range(len(unknown))})
+        numbers = sorted(
+            {unknown[i].field_number for i in range(min(len(unknown), MAX_UNKNOWN_NAMED))}
+        )
         c.add(path or "(request)", f"has fields unknown to this server: numbers {numbers}")
     for field, value in message.ListFields():
         if field.message_type is None:
@@ -112,7 +126,7 @@ def _unknown_fields(c: _Checker, message: Message, path: str) -> None:
         if field.message_type.GetOptions().map_entry:
             for key, item in value.items():
                 if isinstance(item, Message):
-                    _unknown_fields(c, item, f"{child}[{key!r}]")
+                    _unknown_fields(c, item, f"{child}[{_echo(str(key))}]")
         elif field.is_repeated:
             for i, item in enumerate(value):
                 _unknown_fields(c, item, f"{child}[{i}]")
@@ -189,7 +203,7 @@ def _config(c: _Checker, m: lc.LiveConfig, p: str) -> None:
 
 def _language(c: _Checker, field: str, code: str) -> None:
     if not LANGUAGE_CODE.match(code):
-        c.add(field, f"must be a BCP-47 language code such as en-US, got {code!r}")
+        c.add(field, f"must be a BCP-47 language code such as en-US, got {_echo(code)}")
 
 
 def _content(c: _Checker, m: lc.Content, p: str) -> None:
@@ -226,7 +240,7 @@ def _tools(c: _Checker, tools: Iterable[lc.Tool], p: str) -> None:
                     "at most 64 characters",
                 )
             elif fn.name in names:
-                c.add(f"{fp}.name", f"duplicates the function name {fn.name!r}")
+                c.add(f"{fp}.name", f"duplicates the function name {_echo(fn.name)}")
             names.add(fn.name)
             c.enum(f"{fp}.behavior", lc.FunctionBehavior, fn.behavior, allow_unspecified=True)
             if fn.HasField("parameters"):
@@ -240,7 +254,7 @@ def _schema(c: _Checker, s: lc.Schema, p: str, depth: int) -> None:
     c.enum(f"{p}.type", lc.SchemaType, s.type, allow_unspecified=False)
     for name in s.required:
         if name not in s.properties:
-            c.add(f"{p}.required", f"names {name!r}, which is not in properties")
+            c.add(f"{p}.required", f"names {_echo(name)}, which is not in properties")
     if s.properties and s.type != lc.SCHEMA_TYPE_OBJECT:
         c.add(f"{p}.properties", "is only for type SCHEMA_TYPE_OBJECT")
     if s.type == lc.SCHEMA_TYPE_ARRAY and not s.HasField("items"):
@@ -248,7 +262,7 @@ def _schema(c: _Checker, s: lc.Schema, p: str, depth: int) -> None:
     if s.enum_values and s.type != lc.SCHEMA_TYPE_STRING:
         c.add(f"{p}.enum_values", "is only for type SCHEMA_TYPE_STRING")
     for key, sub in sorted(s.properties.items()):
-        _schema(c, sub, f"{p}.properties[{key!r}]", depth + 1)
+        _schema(c, sub, f"{p}.properties[{_echo(key)}]", depth + 1)
     if s.HasField("items"):
         _schema(c, s.items, f"{p}.items", depth + 1)
 

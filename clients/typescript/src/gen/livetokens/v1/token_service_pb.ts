@@ -684,7 +684,10 @@ export const TokenService: GenService<{
    * Every error carries a `google.rpc.ErrorInfo` whose `domain` is
    * `livetokens.v1.TokenService` and whose `reason` is one of the values below
    * (the `ErrorReason` enum, without its `ERROR_REASON_` prefix).
-   * Messages never contain the API key or a token.
+   * Messages never contain the API key or a token. Error details are bounded so
+   * that they fit in gRPC's trailers: at most 20 field violations are listed, long
+   * values are cut, and `ErrorInfo.metadata["fieldViolationsOmitted"]` says how
+   * many more there were.
    *
    * | gRPC code           | ErrorInfo.reason              | When                                                              | Retry?                    |
    * |---------------------|-------------------------------|-------------------------------------------------------------------|---------------------------|
@@ -701,9 +704,9 @@ export const TokenService: GenService<{
    * | PERMISSION_DENIED   | POLICY_DENIED                 | The request is outside the caller's policy; `ErrorInfo.metadata["rule"]` names the rule, and `BadRequest` the field. | No. |
    * | RESOURCE_EXHAUSTED  | RATE_LIMITED                  | The caller exceeded its own mint rate; `RetryInfo` says when to retry. | After RetryInfo's delay. |
    * | UNAVAILABLE         | AUDIT_UNAVAILABLE             | The audit record could not be written, so no token was minted (fail closed). | Yes, with backoff. |
-   * | INVALID_ARGUMENT    | REQUEST_UNDECODABLE           | The request bytes do not parse as a TokenRequest.                 | No: fix the client.       |
-   * | INVALID_ARGUMENT    | REQUEST_TOO_LARGE             | The request is over the documented cost budget; `BadRequest` names the field. | No: send less. |
-   * | UNAVAILABLE         | OVERLOADED                    | Too many mints are in flight on this server (admission control); `RetryInfo` says when to retry. | After RetryInfo's delay. |
+   * | INVALID_ARGUMENT    | REQUEST_UNDECODABLE           | The request bytes do not decode as a TokenRequest (corrupt data, invalid UTF-8 in a string, nesting deeper than protobuf's limit). | No: fix the client. |
+   * | INVALID_ARGUMENT    | REQUEST_TOO_LARGE             | The request is over livetokens' cost budget (bytes, schema nodes, entries, characters; docs/hardening.md); `BadRequest` names each field over its limit. | No: make it smaller. |
+   * | UNAVAILABLE         | OVERLOADED                    | livetokens has as many mints in progress as it admits (`--max-concurrent-mints`); `RetryInfo` says when to retry. | After RetryInfo's delay. |
    * | UNAVAILABLE         | STATE_UNAVAILABLE             | The shared state backend (for example Redis) is down or slow, so no token was minted (fail closed); `RetryInfo` says when to retry. | After RetryInfo's delay. |
    * | INTERNAL            | INTERNAL                      | A bug in livetokens. The message is generic; details are in the server log. | No. |
    *
