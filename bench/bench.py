@@ -149,6 +149,10 @@ def _env(**extra: str) -> dict[str, str]:
     """This environment minus any LIVETOKENS_/GEMINI_ setting, plus ``extra``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LIVETOKENS_", "GEMINI_"))}
     env["LIVETOKENS_GRACE_PERIOD"] = "1"
+    # Several servers run at once: their admin and health listeners take free ports.
+    env["LIVETOKENS_ADMIN_LISTEN"] = "127.0.0.1:0"
+    env["LIVETOKENS_HEALTH_LISTEN"] = "127.0.0.1:0"
+    env["LIVETOKENS_DRAIN_DELAY"] = "0"
     env.update(extra)
     return env
 

@@ -89,6 +89,8 @@ async def test_serve_mints_on_either_event_loop(loop: str, tmp_path: pathlib.Pat
     """`livetokens serve --emulator --event-loop L` answers MintToken on both loops."""
     port_file = tmp_path / "port"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GEMINI_", "LIVETOKENS_"))}
+    # Ports 0, so that concurrent test runs never collide on the default 8081/8082.
+    env |= {"LIVETOKENS_ADMIN_LISTEN": "127.0.0.1:0", "LIVETOKENS_HEALTH_LISTEN": "127.0.0.1:0"}
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
