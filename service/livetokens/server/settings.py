@@ -166,7 +166,7 @@ class StateSettings:
     # Seconds a claim outlives a replica that died mid-mint.
     lease: float = 5.0
     # Cap in seconds on one Redis call (the caller's deadline bounds it too).
-    call_timeout: float = 0.5
+    call_timeout: float = 1.0
     # Server processes sharing the listen port (SO_REUSEPORT).
     workers: int = 1
     # With the memory backend and workers > 1: the operator accepts per-worker state.
@@ -637,7 +637,7 @@ def environ_doc() -> dict[str, str]:
             "deduplication and limits while it is down)."
         ),
         "LIVETOKENS_STATE_LEASE": "Seconds a mint's claim outlives a dead replica (default 5).",
-        "LIVETOKENS_STATE_TIMEOUT": "Cap in seconds on one Redis call (default 0.5).",
+        "LIVETOKENS_STATE_TIMEOUT": "Cap in seconds on one Redis call (default 1).",
         "LIVETOKENS_IDEMPOTENCY_MAX_BYTES": (
             "Byte bound of in-memory idempotency entries (default 67108864 = 64 MiB)."
         ),
