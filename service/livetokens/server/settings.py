@@ -133,6 +133,10 @@ class ObservabilitySettings:
     admin_listen: str | None = None
     # grpc.health.v1 alone, plaintext, for Kubernetes' `grpc:` probes. None: not served.
     health_listen: str | None = None
+    # Listeners ("admin", "health") left at serve's loopback default: if their port is
+    # taken (a second local instance, a test run), start-up warns and goes on without
+    # them. A listener given explicitly (flag or variable) must bind or start-up fails.
+    optional_listeners: tuple[str, ...] = ()
     # Seconds readiness reports NOT_SERVING, while the main listener still accepts
     # calls, before the listener stops (the endpoint-removal window).
     drain_delay: float = 0.0
@@ -404,11 +408,16 @@ def _observability(env: Mapping[str, str], given: dict[str, object]) -> Observab
     """ObservabilitySettings from flags (popped from ``given``), the environment, and
     the ``serve`` defaults. ``off`` turns a listener off."""
     values: dict[str, str] = {}
+    optional: list[str] = []
     for name, (var, default) in _OBSERVABILITY_ENV.items():
         if name in given:
             values[name] = str(given.pop(name)).strip()
+        elif env.get(var) is not None:
+            values[name] = env[var].strip()
         else:
-            values[name] = env.get(var, default).strip()
+            values[name] = default
+            if name in ("admin_listen", "health_listen"):
+                optional.append(name.removesuffix("_listen"))
     listeners: dict[str, str | None] = {}
     for name in ("admin_listen", "health_listen"):
         raw = values[name]
@@ -436,6 +445,7 @@ def _observability(env: Mapping[str, str], given: dict[str, object]) -> Observab
     return ObservabilitySettings(
         admin_listen=listeners["admin_listen"],
         health_listen=listeners["health_listen"],
+        optional_listeners=tuple(optional),
         log_format=log_format,  # type: ignore[arg-type]
         otlp_endpoint=endpoint or None,
         **spans,
