@@ -9,6 +9,12 @@ this process, exports to the command:
 - ``LIVETOKENS_TARGET``: ``127.0.0.1:<port>`` of the server;
 - ``LIVETOKENS_SLOW_MODEL``: a model whose upstream answer the emulator delays by
   ``SLOW_SECONDS`` (for deadline scenarios);
+- ``LIVETOKENS_MTLS_TARGET``: a second server that requires a client certificate from
+  the test CA (``LIVETOKENS_CLIENT_CERT``/``LIVETOKENS_CLIENT_KEY`` is one);
+- ``LIVETOKENS_TLS_TARGET``: a third server, TLS without client certificates, whose
+  policy knows the bearer secret ``LIVETOKENS_BEARER_TOKEN``;
+- ``LIVETOKENS_CA_FILE``: the test CA that signed both servers' certificate (a
+  client using the system roots instead fails the TLS handshake);
 
 runs the command, then drains the server and exits with the command's status. The
 contract scenario every client language runs (clients/*/README.md) relies on this.
@@ -20,11 +26,16 @@ import argparse
 import asyncio
 import dataclasses
 import os
+import pathlib
 import secrets
 import sys
+import tempfile
+
+from harness_pki import CLIENT_DNS_NAME, make_pki
 
 from livetokens.emulator import Emulator, EmulatorConfig
-from livetokens.server import Settings, UpstreamSettings, create_server
+from livetokens.server import RunningServer, Settings, UpstreamSettings, create_server
+from livetokens.server.security.policy import hash_secret
 from livetokens.server.settings import Secret, SecuritySettings
 
 SLOW_MODEL = "slow-model"
@@ -35,31 +46,58 @@ COMMAND_TIMEOUT = 900.0
 
 async def run(command: list[str]) -> int:
     key = "harness-" + secrets.token_hex(16)
+    bearer = "harness-bearer-" + secrets.token_hex(16)
     config = EmulatorConfig(api_keys=frozenset({key}), model_latency={SLOW_MODEL: SLOW_SECONDS})
-    async with Emulator(config) as emulator:
-        settings = Settings(
-            listen="127.0.0.1:0",
-            upstream=dataclasses.replace(UpstreamSettings(), base_url=emulator.base_url),
-            api_key=Secret(key),
-            grace_period=2.0,
-            security=SecuritySettings(insecure_no_auth=True),
+    with tempfile.TemporaryDirectory(prefix="with_livetokens-") as tmp:
+        directory = pathlib.Path(tmp)
+        pki = make_pki(directory)
+        policy = directory / "policy.toml"
+        policy.write_text(
+            f'[callers."dns:{CLIENT_DNS_NAME}"]\n[callers.bearer]\n'
+            f'credentials = ["{hash_secret(bearer)}"]\n'
         )
-        running = await create_server(settings)
-        env = dict(os.environ)
-        env["LIVETOKENS_TARGET"] = f"127.0.0.1:{running.port}"
-        env["LIVETOKENS_SLOW_MODEL"] = SLOW_MODEL
-        print(f"with_livetokens: server on {env['LIVETOKENS_TARGET']}", file=sys.stderr)
-        try:
-            process = await asyncio.create_subprocess_exec(*command, env=env)
+        async with Emulator(config) as emulator:
+            base = Settings(
+                listen="127.0.0.1:0",
+                upstream=dataclasses.replace(UpstreamSettings(), base_url=emulator.base_url),
+                api_key=Secret(key),
+                grace_period=2.0,
+                security=SecuritySettings(insecure_no_auth=True),
+            )
+            tls = SecuritySettings(
+                tls_cert=pki.server_cert, tls_key=pki.server_key, policy_file=policy
+            )
+            mtls = dataclasses.replace(tls, tls_client_ca=pki.ca)
+            servers: list[RunningServer] = []
             try:
-                return await asyncio.wait_for(process.wait(), COMMAND_TIMEOUT)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
-                print(f"with_livetokens: command exceeded {COMMAND_TIMEOUT:g}s", file=sys.stderr)
-                return 124
-        finally:
-            await running.stop(settings.grace_period)
+                for security in (base.security, mtls, tls):
+                    settings = dataclasses.replace(base, security=security)
+                    servers.append(await create_server(settings))
+                env = dict(os.environ)
+                env["LIVETOKENS_TARGET"] = f"127.0.0.1:{servers[0].port}"
+                env["LIVETOKENS_SLOW_MODEL"] = SLOW_MODEL
+                env["LIVETOKENS_MTLS_TARGET"] = f"127.0.0.1:{servers[1].port}"
+                env["LIVETOKENS_TLS_TARGET"] = f"127.0.0.1:{servers[2].port}"
+                env["LIVETOKENS_CA_FILE"] = str(pki.ca)
+                env["LIVETOKENS_CLIENT_CERT"] = str(pki.client_cert)
+                env["LIVETOKENS_CLIENT_KEY"] = str(pki.client_key)
+                env["LIVETOKENS_BEARER_TOKEN"] = bearer
+                print(f"with_livetokens: server on {env['LIVETOKENS_TARGET']}", file=sys.stderr)
+                return await _run_command(command, env)
+            finally:
+                for running in servers:
+                    await running.stop(base.grace_period)
+
+
+async def _run_command(command: list[str], env: dict[str, str]) -> int:
+    process = await asyncio.create_subprocess_exec(*command, env=env)
+    try:
+        return await asyncio.wait_for(process.wait(), COMMAND_TIMEOUT)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        print(f"with_livetokens: command exceeded {COMMAND_TIMEOUT:g}s", file=sys.stderr)
+        return 124
 
 
 def main() -> int:

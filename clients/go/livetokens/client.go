@@ -1,22 +1,28 @@
 // Package livetokens is the Go client of livetokens, the internal service that mints
 // Gemini Live API ephemeral tokens.
 //
-// A backend service dials livetokens once, mints a token per app session and hands
+// A backend service creates one Client, mints a token per app session and hands
 // Token.Name (a secret: never log it, log Token.Fingerprint) to the one app that
 // asked for it:
 //
-//	client, err := livetokens.Dial("livetokens.internal:443")
+//	client, err := livetokens.NewClient("livetokens.internal:443",
+//		livetokens.WithCAFile("ca.pem"), livetokens.WithClientCertificate("me.pem", "me-key.pem"))
 //	...
 //	token, err := client.MintToken(ctx, &livetokensv1.TokenRequest{...})
 //
-// Errors are gRPC status errors; Details decodes their google.rpc details.
+// Errors are gRPC status errors; Details decodes their google.rpc details, and
+// d.ErrorReason compares with the livetokensv1.ErrorReason_ERROR_REASON_* constants.
 package livetokens
 
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	_ "embed" // for the service config
+	"errors"
 	"fmt"
+	"os"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
@@ -42,19 +48,43 @@ type Client struct {
 
 type options struct {
 	creds       credentials.TransportCredentials
+	plaintext   bool
+	caFile      string
+	certFile    string
+	keyFile     string
+	bearer      string
 	dialOptions []grpc.DialOption
 }
 
-// Option configures Dial.
+// Option configures NewClient.
 type Option func(*options)
 
 // WithInsecure connects in plaintext, for a server on loopback or in tests. Without
-// it (or WithTransportCredentials) Dial uses TLS with the system's root CAs.
+// it NewClient uses TLS with the system's root CAs (or WithCAFile's).
 func WithInsecure() Option {
-	return func(o *options) { o.creds = insecure.NewCredentials() }
+	return func(o *options) { o.plaintext = true }
 }
 
-// WithTransportCredentials connects with the given credentials (for example mTLS).
+// WithCAFile trusts the CA certificates in the PEM file instead of the system's
+// roots, for a livetokens whose certificate a private CA signed.
+func WithCAFile(path string) Option {
+	return func(o *options) { o.caFile = path }
+}
+
+// WithClientCertificate presents the certificate chain and private key in these PEM
+// files (mutual TLS): livetokens identifies the caller by the certificate's SANs.
+func WithClientCertificate(certFile, keyFile string) Option {
+	return func(o *options) { o.certFile, o.keyFile = certFile, keyFile }
+}
+
+// WithBearerToken sends "authorization: Bearer <token>" with every call. The token
+// is a secret: the client sends it only over TLS (with WithInsecure, NewClient fails).
+func WithBearerToken(token string) Option {
+	return func(o *options) { o.bearer = token }
+}
+
+// WithTransportCredentials connects with the given credentials instead of the TLS
+// configuration the other options build.
 func WithTransportCredentials(creds credentials.TransportCredentials) Option {
 	return func(o *options) { o.creds = creds }
 }
@@ -66,26 +96,89 @@ func WithDialOptions(opts ...grpc.DialOption) Option {
 	return func(o *options) { o.dialOptions = append(o.dialOptions, opts...) }
 }
 
-// Dial creates a client for target (a gRPC target such as "host:port" or
+// transportCredentials builds the credentials the options ask for.
+func (o *options) transportCredentials() (credentials.TransportCredentials, error) {
+	tlsFiles := o.caFile != "" || o.certFile != "" || o.keyFile != ""
+	switch {
+	case o.creds != nil && (o.plaintext || tlsFiles):
+		return nil, errors.New("WithTransportCredentials excludes WithInsecure, WithCAFile and WithClientCertificate")
+	case o.creds != nil:
+		return o.creds, nil
+	case o.plaintext && tlsFiles:
+		return nil, errors.New("WithInsecure excludes WithCAFile and WithClientCertificate")
+	case o.plaintext && o.bearer != "":
+		return nil, errors.New("WithBearerToken needs TLS: the token would travel in plaintext")
+	case o.plaintext:
+		return insecure.NewCredentials(), nil
+	}
+	config := &tls.Config{MinVersion: tls.VersionTLS12}
+	if o.caFile != "" {
+		pem, err := os.ReadFile(o.caFile)
+		if err != nil {
+			return nil, fmt.Errorf("CA file: %w", err)
+		}
+		config.RootCAs = x509.NewCertPool()
+		if !config.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("CA file %s holds no PEM certificate", o.caFile)
+		}
+	}
+	if (o.certFile == "") != (o.keyFile == "") {
+		return nil, errors.New("WithClientCertificate needs both the certificate and the key file")
+	}
+	if o.certFile != "" {
+		pair, err := tls.LoadX509KeyPair(o.certFile, o.keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("client certificate: %w", err)
+		}
+		config.Certificates = []tls.Certificate{pair}
+	}
+	return credentials.NewTLS(config), nil
+}
+
+// bearerToken is grpc.PerRPCCredentials for WithBearerToken.
+type bearerToken string
+
+func (b bearerToken) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	return map[string]string{"authorization": "Bearer " + string(b)}, nil
+}
+
+func (bearerToken) RequireTransportSecurity() bool { return true }
+
+// NewClient creates a client for target (a gRPC target such as "host:port" or
 // "dns:///host:port"). Like grpc.NewClient it does not connect yet: the first
-// MintToken does. The livetokens service config (retry on UNAVAILABLE only, at most 3
-// attempts, at most a 10 s deadline) is always used; configs from the name resolver
-// are ignored.
-func Dial(target string, opts ...Option) (*Client, error) {
-	o := options{creds: credentials.NewTLS(nil)}
+// MintToken does, so an unreachable server shows up there as codes.Unavailable. It
+// fails only on bad options (for example a CA file that cannot be read). The
+// livetokens service config (retry on UNAVAILABLE only, at most 3 attempts, at most a
+// 10 s deadline) is always used; configs from the name resolver are ignored.
+func NewClient(target string, opts ...Option) (*Client, error) {
+	var o options
 	for _, opt := range opts {
 		opt(&o)
 	}
-	dialOptions := append([]grpc.DialOption{
-		grpc.WithTransportCredentials(o.creds),
+	creds, err := o.transportCredentials()
+	if err != nil {
+		return nil, fmt.Errorf("livetokens: %w", err)
+	}
+	dialOptions := []grpc.DialOption{
+		grpc.WithTransportCredentials(creds),
 		grpc.WithDefaultServiceConfig(serviceConfig),
 		grpc.WithDisableServiceConfig(),
-	}, o.dialOptions...)
-	conn, err := grpc.NewClient(target, dialOptions...)
+	}
+	if o.bearer != "" {
+		dialOptions = append(dialOptions, grpc.WithPerRPCCredentials(bearerToken(o.bearer)))
+	}
+	conn, err := grpc.NewClient(target, append(dialOptions, o.dialOptions...)...)
 	if err != nil {
-		return nil, fmt.Errorf("livetokens: dial %q: %w", target, err)
+		return nil, fmt.Errorf("livetokens: client for %q: %w", target, err)
 	}
 	return &Client{conn: conn, stub: livetokensv1.NewTokenServiceClient(conn)}, nil
+}
+
+// Dial is NewClient under its old name.
+//
+// Deprecated: Dial never dialled (the first call connects); use NewClient.
+func Dial(target string, opts ...Option) (*Client, error) {
+	return NewClient(target, opts...)
 }
 
 // MintToken mints one ephemeral token. A request without a request_id is sent with a

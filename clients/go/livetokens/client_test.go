@@ -63,9 +63,9 @@ func start(t *testing.T, f *fakeServer, opts ...livetokens.Option) *livetokens.C
 	t.Cleanup(srv.Stop)
 	dialer := grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) })
 	opts = append([]livetokens.Option{livetokens.WithInsecure()}, opts...)
-	client, err := livetokens.Dial("passthrough:///bufnet", append(opts, livetokens.WithDialOptions(dialer))...)
+	client, err := livetokens.NewClient("passthrough:///bufnet", append(opts, livetokens.WithDialOptions(dialer))...)
 	if err != nil {
-		t.Fatalf("Dial: %v", err)
+		t.Fatalf("NewClient: %v", err)
 	}
 	t.Cleanup(func() { _ = client.Close() })
 	return client
@@ -212,9 +212,9 @@ func TestDialUsesTLSUnlessTold(t *testing.T) {
 	go func() { _ = srv.Serve(lis) }()
 	t.Cleanup(srv.Stop)
 	dialer := grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) })
-	client, err := livetokens.Dial("passthrough:///bufnet", livetokens.WithDialOptions(dialer))
+	client, err := livetokens.NewClient("passthrough:///bufnet", livetokens.WithDialOptions(dialer))
 	if err != nil {
-		t.Fatalf("Dial: %v", err)
+		t.Fatalf("NewClient: %v", err)
 	}
 	t.Cleanup(func() { _ = client.Close() })
 	_, err = mint(t, client, &livetokensv1.TokenRequest{})
@@ -264,7 +264,7 @@ func richStatus(t *testing.T) *status.Status {
 	s, err := status.New(codes.InvalidArgument, "2 fields are invalid").WithDetails(
 		&errdetails.ErrorInfo{Reason: "INVALID_REQUEST", Domain: livetokens.Domain, Metadata: map[string]string{"violations": "2"}},
 		&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{
-			{Field: "constraints.config.temperature", Description: "must be at most 2.0"},
+			{Field: "constraints.config.temperature", Description: "must be at most 2.0", Reason: "OUT_OF_RANGE"},
 			{Field: "constraints.config.tools[0].function_declarations[1].name", Description: "must not be empty"},
 		}},
 		&errdetails.RetryInfo{RetryDelay: durationpb.New(1500 * time.Millisecond)},
@@ -286,8 +286,11 @@ func checkRichDetails(t *testing.T, d *livetokens.ErrorDetails) {
 	if d.Reason != "INVALID_REQUEST" || d.Domain != "livetokens.v1.TokenService" || d.Metadata["violations"] != "2" {
 		t.Errorf("reason, domain, metadata = %q, %q, %v", d.Reason, d.Domain, d.Metadata)
 	}
+	if d.ErrorReason != livetokensv1.ErrorReason_ERROR_REASON_INVALID_REQUEST {
+		t.Errorf("ErrorReason = %v, want ERROR_REASON_INVALID_REQUEST", d.ErrorReason)
+	}
 	want := []livetokens.FieldViolation{
-		{Field: "constraints.config.temperature", Description: "must be at most 2.0"},
+		{Field: "constraints.config.temperature", Description: "must be at most 2.0", Reason: "OUT_OF_RANGE"},
 		{Field: "constraints.config.tools[0].function_declarations[1].name", Description: "must not be empty"},
 	}
 	if len(d.FieldViolations) != len(want) {

@@ -37,9 +37,9 @@ func requireEnv(t *testing.T, name string) string {
 
 func contractClient(t *testing.T) *livetokens.Client {
 	t.Helper()
-	client, err := livetokens.Dial(requireEnv(t, "LIVETOKENS_TARGET"), livetokens.WithInsecure())
+	client, err := livetokens.NewClient(requireEnv(t, "LIVETOKENS_TARGET"), livetokens.WithInsecure())
 	if err != nil {
-		t.Fatalf("Dial: %v", err)
+		t.Fatalf("NewClient: %v", err)
 	}
 	t.Cleanup(func() { _ = client.Close() })
 	return client
@@ -172,5 +172,54 @@ func TestContractRequestIDDeduplicates(t *testing.T) {
 	}
 	if first.GetName() != second.GetName() {
 		t.Errorf("names differ (fingerprints %s, %s), want the same token", first.GetFingerprint(), second.GetFingerprint())
+	}
+}
+
+// secureClient is a client of the harness server named by targetVar, with opts.
+func secureClient(t *testing.T, targetVar string, opts ...livetokens.Option) *livetokens.Client {
+	t.Helper()
+	client, err := livetokens.NewClient(requireEnv(t, targetVar), opts...)
+	if err != nil {
+		t.Fatalf("NewClient: %v", err)
+	}
+	t.Cleanup(func() { _ = client.Close() })
+	return client
+}
+
+func TestContractMutualTLSFromFiles(t *testing.T) {
+	// WithCAFile and WithClientCertificate mint from the live server that requires client certificates.
+	client := secureClient(t, "LIVETOKENS_MTLS_TARGET", livetokens.WithCAFile(requireEnv(t, "LIVETOKENS_CA_FILE")),
+		livetokens.WithClientCertificate(requireEnv(t, "LIVETOKENS_CLIENT_CERT"), requireEnv(t, "LIVETOKENS_CLIENT_KEY")))
+	token := mintLive(t, client, &livetokensv1.TokenRequest{Constraints: seedConstraints(0.7)})
+	if !strings.HasPrefix(token.GetFingerprint(), "hmac-sha256:") {
+		t.Errorf("fingerprint %q", token.GetFingerprint())
+	}
+}
+
+func TestContractBearerOverTLS(t *testing.T) {
+	// WithBearerToken mints from the live TLS server; without it the error is UNAUTHENTICATED / ERROR_REASON_UNAUTHENTICATED.
+	ca := livetokens.WithCAFile(requireEnv(t, "LIVETOKENS_CA_FILE"))
+	client := secureClient(t, "LIVETOKENS_TLS_TARGET", ca, livetokens.WithBearerToken(requireEnv(t, "LIVETOKENS_BEARER_TOKEN")))
+	mintLive(t, client, &livetokensv1.TokenRequest{Constraints: seedConstraints(0.7)})
+
+	anonymous := secureClient(t, "LIVETOKENS_TLS_TARGET", ca)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := anonymous.MintToken(ctx, &livetokensv1.TokenRequest{Constraints: seedConstraints(0.7)})
+	d := livetokens.Details(err)
+	if d == nil || d.Code != codes.Unauthenticated || d.ErrorReason != livetokensv1.ErrorReason_ERROR_REASON_UNAUTHENTICATED {
+		t.Errorf("without a bearer token: %+v", d)
+	}
+}
+
+func TestContractUntrustedServerCertificateIsUnavailable(t *testing.T) {
+	// With the system roots the harness CA is not trusted: the handshake fails as codes.Unavailable, no ErrorReason.
+	client := secureClient(t, "LIVETOKENS_TLS_TARGET", livetokens.WithBearerToken(requireEnv(t, "LIVETOKENS_BEARER_TOKEN")))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := client.MintToken(ctx, &livetokensv1.TokenRequest{})
+	d := livetokens.Details(err)
+	if d == nil || d.Code != codes.Unavailable || d.ErrorReason != livetokensv1.ErrorReason_ERROR_REASON_UNSPECIFIED {
+		t.Errorf("untrusted certificate: %+v", d)
 	}
 }

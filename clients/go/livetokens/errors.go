@@ -2,11 +2,14 @@ package livetokens
 
 import (
 	"errors"
+	"strings"
 	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	livetokensv1 "github.com/livetokens/livetokens/clients/go/livetokensv1"
 )
 
 // Domain is the ErrorInfo domain of every livetokens error.
@@ -23,6 +26,11 @@ type ErrorDetails struct {
 	// "INVALID_REQUEST"; empty when the error carries no ErrorInfo (for example a
 	// deadline that ran out in the client).
 	Reason string
+	// ErrorReason is Reason as a constant to switch on, for example
+	// livetokensv1.ErrorReason_ERROR_REASON_INVALID_REQUEST;
+	// ErrorReason_ERROR_REASON_UNSPECIFIED when Reason is empty or newer than
+	// this client (then go by Code).
+	ErrorReason livetokensv1.ErrorReason
 	// Domain is the ErrorInfo domain: "livetokens.v1.TokenService" for errors
 	// from the server.
 	Domain string
@@ -43,6 +51,32 @@ type FieldViolation struct {
 	Field string
 	// Description says what is wrong, for a human.
 	Description string
+	// Reason is the violation's machine-readable reason; empty when the server
+	// sent none.
+	Reason string
+}
+
+// reasonPrefix is what the ErrorReason value names have and the wire strings lack.
+const reasonPrefix = "ERROR_REASON_"
+
+// ReasonName returns the ErrorInfo.reason string of r: its name without the
+// ERROR_REASON_ prefix, for example "INVALID_REQUEST". It returns "" for
+// ERROR_REASON_UNSPECIFIED and for a number this client does not know.
+func ReasonName(r livetokensv1.ErrorReason) string {
+	name, ok := livetokensv1.ErrorReason_name[int32(r)]
+	if !ok || r == livetokensv1.ErrorReason_ERROR_REASON_UNSPECIFIED {
+		return ""
+	}
+	return strings.TrimPrefix(name, reasonPrefix)
+}
+
+// ParseReason returns the ErrorReason constant of an ErrorInfo.reason string, or
+// ERROR_REASON_UNSPECIFIED when it is empty or unknown.
+func ParseReason(reason string) livetokensv1.ErrorReason {
+	if reason == "" {
+		return livetokensv1.ErrorReason_ERROR_REASON_UNSPECIFIED
+	}
+	return livetokensv1.ErrorReason(livetokensv1.ErrorReason_value[reasonPrefix+reason])
 }
 
 // Details decodes err, an error returned by Client.MintToken, also when wrapped. It
@@ -68,12 +102,13 @@ func Details(err error) *ErrorDetails {
 			if !seenInfo { // the first ErrorInfo is the error's; there is only one in practice
 				seenInfo = true
 				d.Reason = detail.GetReason()
+				d.ErrorReason = ParseReason(d.Reason)
 				d.Domain = detail.GetDomain()
 				d.Metadata = detail.GetMetadata()
 			}
 		case *errdetails.BadRequest:
 			for _, v := range detail.GetFieldViolations() {
-				d.FieldViolations = append(d.FieldViolations, FieldViolation{Field: v.GetField(), Description: v.GetDescription()})
+				d.FieldViolations = append(d.FieldViolations, FieldViolation{Field: v.GetField(), Description: v.GetDescription(), Reason: v.GetReason()})
 			}
 		case *errdetails.RetryInfo:
 			d.RetryDelay = detail.GetRetryDelay().AsDuration()

@@ -10,7 +10,17 @@ import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import { Code, createLiveTokensClient, errorDetails, LockableField, LockMode, Modality } from "../src/index.js";
+import {
+  Code,
+  createLiveTokensClient,
+  ErrorReason,
+  errorDetails,
+  expireTime,
+  LockableField,
+  LockMode,
+  Modality,
+  seconds,
+} from "../src/index.js";
 import type { LiveTokensClient, TokenRequestInit } from "../src/index.js";
 
 const MODEL = "gemini-live-2.5-flash-preview";
@@ -104,11 +114,72 @@ describe("contract: livetokens.v1.TokenService/MintToken against a live server",
     assert.equal(second.fingerprint, first.fingerprint);
   });
 
-  test("the README example mints a token and prints only its fingerprint", async () => {
+  test("the README example mints a 10-minute token, prints no secret, and decodes uses = -1", async () => {
     const script = new URL("../examples/mint.js", import.meta.url);
     const { stdout, stderr } = await promisify(execFile)(process.execPath, [script.pathname], { env: process.env });
     assert.equal(stderr, "");
-    assert.match(stdout, /^minted hmac-sha256:[0-9a-f]{32} for models\/gemini-live-2\.5-flash-preview, 1 use\(s\)\n$/);
-    assert.ok(!stdout.includes("auth_tokens/"), "the example printed a token name");
+    const match = stdout.match(
+      /^name: auth_tokens\/\.\.\.\(redacted\)\nexpires: (\S+)\nfingerprint: hmac-sha256:[0-9a-f]{32}\nrejected: InvalidArgument INVALID_REQUEST\nviolation: uses: must be 0 or more, got -1\n$/,
+    );
+    assert.ok(match, `the example printed:\n${stdout}`);
+    const offset = Date.parse(match[1] ?? "") - (Date.now() + 10 * 60_000);
+    assert.ok(Math.abs(offset) <= TOLERANCE_MS, `expiry ${match[1]} is ${offset} ms off now + 10 min`);
+  });
+});
+
+describe("contract: TLS, mutual TLS and bearer options against live secure servers", () => {
+  test("caFile, certFile and keyFile mint from a server that requires client certificates", async () => {
+    const client = createLiveTokensClient(required("LIVETOKENS_MTLS_TARGET"), {
+      caFile: required("LIVETOKENS_CA_FILE"),
+      certFile: required("LIVETOKENS_CLIENT_CERT"),
+      keyFile: required("LIVETOKENS_CLIENT_KEY"),
+    });
+    try {
+      const token = await client.mintToken({ constraints: seed(), lifetime: seconds(600) });
+      assert.ok(token.fingerprint.startsWith("hmac-sha256:"), token.fingerprint);
+      assertAbout(token.expireTime, 10 * 60_000, "expire_time");
+      assert.ok(Math.abs(expireTime(token).getTime() - (Date.now() + 10 * 60_000)) <= TOLERANCE_MS);
+    } finally {
+      client.close();
+    }
+  });
+
+  test("bearerToken over TLS mints; without it the error decodes as UNAUTHENTICATED", async () => {
+    const target = required("LIVETOKENS_TLS_TARGET");
+    const caFile = required("LIVETOKENS_CA_FILE");
+    const withBearer = createLiveTokensClient(target, { caFile, bearerToken: required("LIVETOKENS_BEARER_TOKEN") });
+    const without = createLiveTokensClient(target, { caFile });
+    try {
+      const token = await withBearer.mintToken({ constraints: seed() });
+      assert.ok(token.fingerprint.startsWith("hmac-sha256:"), token.fingerprint);
+      const err = await without.mintToken({ constraints: seed() }).then(
+        () => assert.fail("a call without credentials minted"),
+        (e: unknown) => e,
+      );
+      const details = errorDetails(err);
+      assert.equal(details.code, Code.Unauthenticated);
+      assert.equal(details.errorReason, ErrorReason.UNAUTHENTICATED);
+    } finally {
+      withBearer.close();
+      without.close();
+    }
+  });
+
+  test("a server certificate the client does not trust fails UNAVAILABLE, as in every client", async () => {
+    const client = createLiveTokensClient(required("LIVETOKENS_TLS_TARGET"), {
+      bearerToken: required("LIVETOKENS_BEARER_TOKEN"),
+      retry: { sleep: async () => {} },
+    });
+    try {
+      const err = await client.mintToken({ constraints: seed() }).then(
+        () => assert.fail("minted over an untrusted certificate"),
+        (e: unknown) => e,
+      );
+      const details = errorDetails(err);
+      assert.equal(details.code, Code.Unavailable, details.message);
+      assert.equal(details.errorReason, ErrorReason.UNSPECIFIED);
+    } finally {
+      client.close();
+    }
   });
 });

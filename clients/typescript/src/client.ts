@@ -3,9 +3,10 @@
 // request_id on every request.
 
 import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { clone, create, isMessage } from "@bufbuild/protobuf";
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { createClient } from "@connectrpc/connect";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import type { Interceptor } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import type * as http2 from "node:http2";
@@ -28,7 +29,18 @@ export interface LiveTokensClientOptions {
    * sidecar that adds mTLS.
    */
   readonly plaintext?: boolean;
-  /** Node's HTTP/2 session options, e.g. `ca` for a private CA. */
+  /** A PEM file of CA certificates to trust instead of Node's roots (a private CA). */
+  readonly caFile?: string;
+  /** A PEM client certificate (chain) to present: mutual TLS. Needs `keyFile`. */
+  readonly certFile?: string;
+  /** The PEM private key of `certFile`. */
+  readonly keyFile?: string;
+  /**
+   * Sent as `authorization: Bearer <token>` on every call. A secret: only over TLS
+   * (with `plaintext`, createLiveTokensClient throws).
+   */
+  readonly bearerToken?: string;
+  /** Node's HTTP/2 session options, applied after the ones above (e.g. `servername`). */
   readonly nodeOptions?: http2.ClientSessionOptions | http2.SecureClientSessionOptions;
   /** Interceptors run around each attempt, inside the retry interceptor (auth headers, logging). */
   readonly interceptors?: readonly Interceptor[];
@@ -73,14 +85,20 @@ export const defaultServiceConfig: ServiceConfig = parseServiceConfig(serviceCon
 export function createLiveTokensClient(target: string, options: LiveTokensClientOptions = {}): LiveTokensClient {
   const baseUrl = target.includes("://") ? target : `${options.plaintext === true ? "http" : "https"}://${target}`;
   const serviceConfig = options.serviceConfig ?? defaultServiceConfig;
+  const auth = authInterceptors(baseUrl, options);
   // Our own session manager, so that close() can end the connection.
-  const sessionManager = new Http2SessionManager(baseUrl, {}, options.nodeOptions);
+  const sessionManager = new Http2SessionManager(baseUrl, {}, { ...tlsFiles(baseUrl, options), ...options.nodeOptions });
   const transport = createGrpcTransport({
     baseUrl,
     sessionManager,
     // Connect applies the interceptors from last to first: the retry interceptor
-    // goes first so that the caller's interceptors run once per attempt.
-    interceptors: [createRetryInterceptor(serviceConfig, options.retry), ...(options.interceptors ?? [])],
+    // goes first so that the others run once per attempt.
+    interceptors: [
+      createRetryInterceptor(serviceConfig, options.retry),
+      tlsFailureAsUnavailable,
+      ...auth,
+      ...(options.interceptors ?? []),
+    ],
   });
   const client = createClient(TokenService, transport);
   const configTimeoutMs = serviceConfig.methodConfig(TokenService.typeName, TokenService.method.mintToken.name).timeoutMs;
@@ -99,6 +117,62 @@ export function createLiveTokensClient(target: string, options: LiveTokensClient
     },
   };
 }
+
+/** The `ca`, `cert` and `key` session options read from the files the options name. */
+function tlsFiles(baseUrl: string, options: LiveTokensClientOptions): http2.SecureClientSessionOptions {
+  const files = options.caFile !== undefined || options.certFile !== undefined || options.keyFile !== undefined;
+  if (files && baseUrl.startsWith("http:")) {
+    throw new Error("livetokens: caFile, certFile and keyFile need TLS, not plaintext");
+  }
+  if ((options.certFile === undefined) !== (options.keyFile === undefined)) {
+    throw new Error("livetokens: certFile and keyFile go together (mutual TLS)");
+  }
+  return {
+    ...(options.caFile === undefined ? {} : { ca: readFileSync(options.caFile) }),
+    ...(options.certFile === undefined ? {} : { cert: readFileSync(options.certFile) }),
+    ...(options.keyFile === undefined ? {} : { key: readFileSync(options.keyFile) }),
+  };
+}
+
+/** The interceptor that sends the bearer token, if any. */
+function authInterceptors(baseUrl: string, options: LiveTokensClientOptions): Interceptor[] {
+  const token = options.bearerToken;
+  if (token === undefined) {
+    return [];
+  }
+  if (baseUrl.startsWith("http:")) {
+    throw new Error("livetokens: bearerToken needs TLS: the token would travel in plaintext");
+  }
+  return [
+    (next) => async (req) => {
+      req.header.set("authorization", `Bearer ${token}`);
+      return await next(req);
+    },
+  ];
+}
+
+// Node's codes for a failed TLS handshake: the server's certificate not trusted or not
+// for this name, the server refusing ours, or a peer that does not speak TLS.
+const TLS_FAILURE = /^(ERR_SSL_|ERR_TLS_|UNABLE_TO_|SELF_SIGNED|DEPTH_ZERO_SELF_SIGNED|CERT_|HOSTNAME_MISMATCH)/;
+
+/**
+ * Connect reports a failed TLS handshake as INTERNAL; gRPC (and the Python, Go and
+ * Java clients) report it as UNAVAILABLE, a connection that could not be made. This
+ * interceptor makes it UNAVAILABLE here too, inside the retry interceptor, so that it
+ * is retried like any other connection failure.
+ */
+export const tlsFailureAsUnavailable: Interceptor = (next) => async (req) => {
+  try {
+    return await next(req);
+  } catch (err) {
+    const cause: unknown = err instanceof ConnectError ? err.cause : undefined;
+    const code: unknown = cause instanceof Error ? (cause as NodeJS.ErrnoException).code : undefined;
+    if (err instanceof ConnectError && err.code === Code.Internal && typeof code === "string" && TLS_FAILURE.test(code)) {
+      throw new ConnectError(`TLS handshake failed (${code}): ${err.rawMessage}`, Code.Unavailable, undefined, undefined, cause);
+    }
+    throw err;
+  }
+};
 
 /** Returns a copy of the request whose `requestId` is set: the caller's, or a fresh UUID4. */
 export function withRequestId(request: TokenRequestInit): TokenRequest {

@@ -4,6 +4,28 @@
 
 import { Code, ConnectError } from "@connectrpc/connect";
 import { BadRequestSchema, ErrorInfoSchema, RetryInfoSchema } from "./gen/google/rpc/error_details_pb.js";
+import { ErrorReason, ErrorReasonSchema } from "./gen/livetokens/v1/token_service_pb.js";
+
+const REASON_PREFIX = "ERROR_REASON_";
+
+/**
+ * The `ErrorInfo.reason` string of an ErrorReason: the proto value name without
+ * `ERROR_REASON_` (`ErrorReason.INVALID_REQUEST` → `"INVALID_REQUEST"`). "" for
+ * UNSPECIFIED and for a number this client does not know.
+ */
+export function reasonName(reason: ErrorReason): string {
+  if (reason === ErrorReason.UNSPECIFIED) {
+    return "";
+  }
+  const value = ErrorReasonSchema.values.find((v) => v.number === reason);
+  return value === undefined ? "" : value.name.slice(REASON_PREFIX.length);
+}
+
+/** The ErrorReason of an `ErrorInfo.reason` string; `ErrorReason.UNSPECIFIED` when empty or unknown. */
+export function parseReason(reason: string): ErrorReason {
+  const value = reason === "" ? undefined : ErrorReasonSchema.values.find((v) => v.name === REASON_PREFIX + reason);
+  return value === undefined ? ErrorReason.UNSPECIFIED : (value.number as ErrorReason);
+}
 
 /** One violated field of a request, from `google.rpc.BadRequest`. */
 export interface FieldViolation {
@@ -11,6 +33,8 @@ export interface FieldViolation {
   readonly field: string;
   /** Why the value is wrong, for humans. */
   readonly description: string;
+  /** A machine-readable reason for the violation; "" when the server sent none. */
+  readonly reason: string;
 }
 
 /** What a livetokens error says, decoded. */
@@ -21,6 +45,12 @@ export interface ErrorDetails {
   readonly message: string;
   /** `google.rpc.ErrorInfo.reason`, UPPER_SNAKE (e.g. `INVALID_REQUEST`); "" when absent. */
   readonly reason: string;
+  /**
+   * `reason` as a constant to compare with, e.g. `ErrorReason.INVALID_REQUEST`;
+   * `ErrorReason.UNSPECIFIED` without ErrorInfo (a client-side deadline, a failed
+   * connection or TLS handshake) or for a reason newer than this client.
+   */
+  readonly errorReason: ErrorReason;
   /** `google.rpc.ErrorInfo.domain`, `livetokens.v1.TokenService` for livetokens' own errors; "" when absent. */
   readonly domain: string;
   /** `google.rpc.ErrorInfo.metadata` (e.g. `rule` for POLICY_DENIED). */
@@ -41,12 +71,13 @@ export function errorDetails(err: unknown): ErrorDetails {
   const info = e.findDetails(ErrorInfoSchema)[0];
   const fieldViolations = e
     .findDetails(BadRequestSchema)
-    .flatMap((br) => br.fieldViolations.map((v) => ({ field: v.field, description: v.description })));
+    .flatMap((br) => br.fieldViolations.map((v) => ({ field: v.field, description: v.description, reason: v.reason })));
   const delay = e.findDetails(RetryInfoSchema)[0]?.retryDelay;
   return {
     code: e.code,
     message: e.rawMessage,
     reason: info?.reason ?? "",
+    errorReason: parseReason(info?.reason ?? ""),
     domain: info?.domain ?? "",
     metadata: { ...(info?.metadata ?? {}) },
     fieldViolations,

@@ -9,6 +9,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { createLiveTokensClient } from "../src/client.js";
 import type { LiveTokensClient } from "../src/client.js";
 import { errorDetails } from "../src/details.js";
+import { ErrorReason } from "../src/index.js";
 import {
   BadRequestSchema,
   ErrorInfoSchema,
@@ -48,7 +49,7 @@ describe("errorDetails", () => {
             BadRequestSchema,
             create(BadRequestSchema, {
               fieldViolations: [
-                { field: "constraints.config.temperature", description: "must be between 0.0 and 2.0" },
+                { field: "constraints.config.temperature", description: "must be between 0.0 and 2.0", reason: "OUT_OF_RANGE" },
                 { field: "constraints.config.tools[0].function_declarations[1].name", description: "must not be empty" },
               ],
             }),
@@ -60,11 +61,12 @@ describe("errorDetails", () => {
       code: Code.InvalidArgument,
       message: "the request is invalid",
       reason: "INVALID_REQUEST",
+      errorReason: ErrorReason.INVALID_REQUEST,
       domain: DOMAIN,
       metadata: { fieldCount: "2" },
       fieldViolations: [
-        { field: "constraints.config.temperature", description: "must be between 0.0 and 2.0" },
-        { field: "constraints.config.tools[0].function_declarations[1].name", description: "must not be empty" },
+        { field: "constraints.config.temperature", description: "must be between 0.0 and 2.0", reason: "OUT_OF_RANGE" },
+        { field: "constraints.config.tools[0].function_declarations[1].name", description: "must not be empty", reason: "" },
       ],
       retryDelayMs: undefined,
     });
@@ -98,6 +100,7 @@ describe("errorDetails", () => {
       code: Code.Internal,
       message: "internal error",
       reason: "",
+      errorReason: ErrorReason.UNSPECIFIED,
       domain: "",
       metadata: {},
       fieldViolations: [],

@@ -5,12 +5,22 @@ package main
 import (
 	"io"
 	"os"
-	"strings"
+	"regexp"
 	"testing"
+	"time"
 )
 
+// exampleOutput is what the README example prints against the live server: the shared
+// scenario of every client README (no token name, only its redacted prefix).
+var exampleOutput = regexp.MustCompile(`^name: auth_tokens/\.\.\.\(redacted\)
+expires: (\S+)
+fingerprint: hmac-sha256:[0-9a-f]{32}
+rejected: InvalidArgument INVALID_REQUEST
+violation: uses: must be 0 or more, got -1
+$`)
+
 func TestContractReadmeExample(t *testing.T) {
-	// The README example mints a token from the live server and prints its fingerprint and WebSocket URL.
+	// The README example mints a 10-minute token and prints its redacted name, expiry and fingerprint, then the uses = -1 violation.
 	if os.Getenv("LIVETOKENS_TARGET") == "" {
 		t.Fatal("LIVETOKENS_TARGET is not set: run the contract tests under tools/with_livetokens.py")
 	}
@@ -27,8 +37,15 @@ func TestContractReadmeExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fields := strings.Fields(string(out))
-	if len(fields) != 2 || !strings.HasPrefix(fields[0], "hmac-sha256:") || !strings.HasSuffix(fields[1], "BidiGenerateContentConstrained") {
-		t.Errorf("example printed %q, want a fingerprint and the WebSocket URL", out)
+	m := exampleOutput.FindSubmatch(out)
+	if m == nil {
+		t.Fatalf("example printed %q, want %s", out, exampleOutput)
+	}
+	expires, err := time.Parse(time.RFC3339, string(m[1]))
+	if err != nil {
+		t.Fatalf("expiry %q: %v", m[1], err)
+	}
+	if off := time.Until(expires) - 10*time.Minute; off > 2*time.Minute || off < -2*time.Minute {
+		t.Errorf("expiry %v is %v off now + 10 min", expires, off)
 	}
 }

@@ -16,6 +16,10 @@ from livetokens.client._client import (
     ErrorDetails,
     FieldViolation,
     error_details,
+    expire_time,
+    new_session_expire_time,
+    parse_reason,
+    reason_name,
 )
 
 __all__ = [
@@ -25,4 +29,8 @@ __all__ = [
     "ErrorDetails",
     "FieldViolation",
     "error_details",
+    "expire_time",
+    "new_session_expire_time",
+    "parse_reason",
+    "reason_name",
 ]

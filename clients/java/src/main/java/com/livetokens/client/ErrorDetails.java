@@ -41,8 +41,24 @@ public record ErrorDetails(
   /** The reasons' domain for errors raised by livetokens itself. */
   public static final String DOMAIN = "livetokens.v1.TokenService";
 
-  /** One violated request field ({@code google.rpc.BadRequest.FieldViolation}). */
+  /**
+   * One violated request field ({@code google.rpc.BadRequest.FieldViolation}).
+   *
+   * @param field the field path (AIP-193), for example {@code constraints.config.temperature}
+   * @param description what is wrong, for a human
+   * @param reason a machine-readable reason; empty when the server sent none
+   */
   public record FieldViolation(String field, String description, String reason) {}
+
+  /**
+   * {@link #reason()} as a constant to switch on, for example {@code
+   * ErrorReason.ERROR_REASON_INVALID_REQUEST}; {@code ERROR_REASON_UNSPECIFIED} without {@code
+   * ErrorInfo} (a client-side deadline, a failed connection or TLS handshake) or for a reason
+   * newer than this client.
+   */
+  public com.livetokens.v1.ErrorReason errorReason() {
+    return ErrorReasons.parse(reason);
+  }
 
   /** Copies the collections, so that a record never changes after it is made. */
   public ErrorDetails {

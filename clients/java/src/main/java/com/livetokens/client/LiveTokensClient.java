@@ -5,14 +5,26 @@ import com.google.gson.Gson;
 import com.livetokens.v1.Token;
 import com.livetokens.v1.TokenRequest;
 import com.livetokens.v1.TokenServiceGrpc;
+import io.grpc.CallOptions;
+import io.grpc.Channel;
+import io.grpc.ChannelCredentials;
+import io.grpc.ClientCall;
+import io.grpc.ClientInterceptor;
+import io.grpc.ForwardingClientCall;
+import io.grpc.Grpc;
+import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
+import io.grpc.Metadata;
+import io.grpc.MethodDescriptor;
+import io.grpc.TlsChannelCredentials;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InputStreamReader;
 import java.io.Reader;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Objects;
@@ -31,7 +43,10 @@ import java.util.concurrent.TimeUnit;
  * decodes the reason, the field violations and the retry delay. Close the client when done.
  *
  * <pre>{@code
- * try (LiveTokensClient client = LiveTokensClient.create("livetokens.internal:443")) {
+ * try (LiveTokensClient client = LiveTokensClient.newBuilder("livetokens.internal:443")
+ *     .trustCertificates(Path.of("ca.pem"))
+ *     .clientCertificate(Path.of("me.pem"), Path.of("me-key.pem"))
+ *     .build()) {
  *   Token token = client.mintToken(TokenRequest.getDefaultInstance(), Duration.ofSeconds(5));
  * }
  * }</pre>
@@ -51,46 +66,147 @@ public final class LiveTokensClient implements AutoCloseable {
   }
 
   /**
-   * Connects to {@code target} (for example {@code dns:///livetokens.internal:443}) over TLS
-   * with the system's trusted roots.
+   * A client of {@code target} (for example {@code dns:///livetokens.internal:443}) over TLS with
+   * the system's trusted roots. Like every gRPC channel it connects on the first call.
    */
   public static LiveTokensClient create(String target) {
     return newBuilder(target).build();
   }
 
-  /** Starts building a client for {@code target}; TLS unless {@link Builder#usePlaintext()}. */
+  /**
+   * Starts building a client for {@code target}: TLS with the system's roots unless told
+   * otherwise ({@link Builder#trustCertificates}, {@link Builder#clientCertificate}, {@link
+   * Builder#usePlaintext()}).
+   */
   public static Builder newBuilder(String target) {
-    return new Builder(ManagedChannelBuilder.forTarget(Objects.requireNonNull(target, "target")));
+    return new Builder(Objects.requireNonNull(target, "target"), null);
   }
 
   /**
    * Starts building a client on a channel builder of your own (custom credentials, interceptors,
    * an in-process transport). The service config and retries are applied to it by {@link
-   * Builder#build()}.
+   * Builder#build()}; the TLS options of the builder do not apply to it.
    */
   public static Builder newBuilder(ManagedChannelBuilder<?> channelBuilder) {
-    return new Builder(Objects.requireNonNull(channelBuilder, "channelBuilder"));
+    return new Builder(null, Objects.requireNonNull(channelBuilder, "channelBuilder"));
   }
 
   /** Builds a {@link LiveTokensClient}. */
   public static final class Builder {
+    private final String target;
     private final ManagedChannelBuilder<?> channelBuilder;
+    private boolean plaintext;
+    private Path caFile;
+    private Path certFile;
+    private Path keyFile;
+    private String bearerToken;
 
-    private Builder(ManagedChannelBuilder<?> channelBuilder) {
+    private Builder(String target, ManagedChannelBuilder<?> channelBuilder) {
+      this.target = target;
       this.channelBuilder = channelBuilder;
     }
 
     /** Talks plaintext HTTP/2, for a local server or inside a mesh that adds mTLS. */
     public Builder usePlaintext() {
-      channelBuilder.usePlaintext();
+      plaintext = true;
       return this;
     }
 
-    /** Opens the channel with the livetokens service config and retries enabled. */
+    /** Trusts the CA certificates in this PEM file instead of the system's roots (a private CA). */
+    public Builder trustCertificates(Path caPem) {
+      caFile = Objects.requireNonNull(caPem, "caPem");
+      return this;
+    }
+
+    /**
+     * Presents this PEM certificate chain and PEM (PKCS#8) private key: mutual TLS. livetokens
+     * identifies the caller by the certificate's SANs.
+     */
+    public Builder clientCertificate(Path certPem, Path keyPem) {
+      certFile = Objects.requireNonNull(certPem, "certPem");
+      keyFile = Objects.requireNonNull(keyPem, "keyPem");
+      return this;
+    }
+
+    /**
+     * Sends {@code authorization: Bearer <token>} with every call. The token is a secret: only
+     * over TLS ({@link #build()} refuses it with {@link #usePlaintext()}).
+     */
+    public Builder bearerToken(String token) {
+      bearerToken = Objects.requireNonNull(token, "token");
+      return this;
+    }
+
+    /**
+     * Opens the channel with the livetokens service config and retries enabled.
+     *
+     * @throws IllegalStateException when the options contradict each other
+     * @throws UncheckedIOException when a certificate or key file cannot be read
+     */
     public LiveTokensClient build() {
-      ManagedChannel channel =
-          channelBuilder.defaultServiceConfig(serviceConfig()).enableRetry().build();
+      ManagedChannelBuilder<?> builder = channelBuilder;
+      boolean tlsFiles = caFile != null || certFile != null;
+      if (builder == null) {
+        builder = Grpc.newChannelBuilder(target, credentials(tlsFiles));
+      } else if (tlsFiles) {
+        throw new IllegalStateException(
+            "trustCertificates/clientCertificate apply only to newBuilder(String target)");
+      } else if (plaintext) {
+        builder.usePlaintext();
+      }
+      if (bearerToken != null) {
+        if (plaintext) {
+          throw new IllegalStateException("bearerToken needs TLS: the token would travel in plaintext");
+        }
+        builder.intercept(new BearerInterceptor(bearerToken));
+      }
+      ManagedChannel channel = builder.defaultServiceConfig(serviceConfig()).enableRetry().build();
       return new LiveTokensClient(channel);
+    }
+
+    private ChannelCredentials credentials(boolean tlsFiles) {
+      if (plaintext) {
+        if (tlsFiles) {
+          throw new IllegalStateException("usePlaintext excludes trustCertificates/clientCertificate");
+        }
+        return InsecureChannelCredentials.create();
+      }
+      TlsChannelCredentials.Builder tls = TlsChannelCredentials.newBuilder();
+      try {
+        if (caFile != null) {
+          tls.trustManager(caFile.toFile());
+        }
+        if (certFile != null) {
+          tls.keyManager(certFile.toFile(), keyFile.toFile());
+        }
+      } catch (IOException e) {
+        throw new UncheckedIOException("cannot read a TLS certificate or key file", e);
+      }
+      return tls.build();
+    }
+  }
+
+  /** Adds the bearer token to every call's headers. */
+  private static final class BearerInterceptor implements ClientInterceptor {
+    private static final Metadata.Key<String> AUTHORIZATION =
+        Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
+    private final String value;
+
+    BearerInterceptor(String token) {
+      this.value = "Bearer " + token;
+    }
+
+    @Override
+    public <ReqT, RespT> ClientCall<ReqT, RespT> interceptCall(
+        MethodDescriptor<ReqT, RespT> method, CallOptions callOptions, Channel next) {
+      return new ForwardingClientCall.SimpleForwardingClientCall<>(
+          next.newCall(method, callOptions)) {
+        @Override
+        public void start(Listener<RespT> responseListener, Metadata headers) {
+          headers.put(AUTHORIZATION, value);
+          super.start(responseListener, headers);
+        }
+      };
     }
   }
 

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.livetokens.example.MintExample;
+import com.livetokens.v1.ErrorReason;
 import com.livetokens.v1.LiveConfig;
 import com.livetokens.v1.LiveConstraints;
 import com.livetokens.v1.Lock;
@@ -18,10 +19,16 @@ import com.livetokens.v1.Token;
 import com.livetokens.v1.TokenRequest;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.UUID;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
@@ -176,10 +183,91 @@ class ContractScenarioTest {
   }
 
   @Test
-  void theReadmeExampleMintsAToken() {
-    Token token = MintExample.mint(target);
+  void theReadmeExampleMintsATenMinuteTokenAndDecodesTheRejectedUses() {
+    PrintStream stdout = System.out;
+    ByteArrayOutputStream captured = new ByteArrayOutputStream();
+    System.setOut(new PrintStream(captured, true, StandardCharsets.UTF_8));
+    try {
+      MintExample.main(new String[0]);
+    } finally {
+      System.setOut(stdout);
+    }
+    String out = captured.toString(StandardCharsets.UTF_8);
+    Matcher m =
+        Pattern.compile(
+                "name: auth_tokens/\\.\\.\\.\\(redacted\\)\n"
+                    + "expires: (\\S+)\n"
+                    + "fingerprint: hmac-sha256:[0-9a-f]{32}\n"
+                    + "rejected: INVALID_ARGUMENT INVALID_REQUEST\n"
+                    + "violation: uses: must be 0 or more, got -1\n")
+            .matcher(out);
+    assertTrue(m.matches(), "the example printed:\n" + out);
+    Duration off =
+        Duration.between(Instant.now().plus(Duration.ofMinutes(10)), Instant.parse(m.group(1)));
+    assertTrue(off.abs().compareTo(TOLERANCE) <= 0, "expiry off now + 10 min by " + off);
+  }
 
-    assertEquals("models/gemini-live-2.5-flash-preview", token.getModel());
-    assertTrue(token.getFingerprint().startsWith("hmac-sha256:"), token.getFingerprint());
+  private static String env(String name) {
+    String value = System.getenv(name);
+    assertNotNull(value, name + " is unset: run this test through tools/with_livetokens.py");
+    return value;
+  }
+
+  @Test
+  void trustCertificatesAndClientCertificateGiveMutualTls() {
+    try (LiveTokensClient secure =
+        LiveTokensClient.newBuilder(env("LIVETOKENS_MTLS_TARGET"))
+            .trustCertificates(Path.of(env("LIVETOKENS_CA_FILE")))
+            .clientCertificate(
+                Path.of(env("LIVETOKENS_CLIENT_CERT")), Path.of(env("LIVETOKENS_CLIENT_KEY")))
+            .build()) {
+      Token token =
+          secure.mintToken(
+              TokenRequest.newBuilder()
+                  .setConstraints(seedConstraints())
+                  .setLifetime(Times.toProto(Duration.ofMinutes(10)))
+                  .build(),
+              DEADLINE);
+      Duration off =
+          Duration.between(Instant.now().plus(Duration.ofMinutes(10)), Times.expireTime(token));
+      assertTrue(off.abs().compareTo(TOLERANCE) <= 0, "expiry off now + 10 min by " + off);
+    }
+  }
+
+  @Test
+  void bearerTokenOverTlsMintsAndItsAbsenceIsUnauthenticated() {
+    Path ca = Path.of(env("LIVETOKENS_CA_FILE"));
+    String tlsTarget = env("LIVETOKENS_TLS_TARGET");
+    TokenRequest request = TokenRequest.newBuilder().setConstraints(seedConstraints()).build();
+    try (LiveTokensClient withBearer =
+            LiveTokensClient.newBuilder(tlsTarget)
+                .trustCertificates(ca)
+                .bearerToken(env("LIVETOKENS_BEARER_TOKEN"))
+                .build();
+        LiveTokensClient anonymous =
+            LiveTokensClient.newBuilder(tlsTarget).trustCertificates(ca).build()) {
+      assertTrue(withBearer.mintToken(request, DEADLINE).getFingerprint().startsWith("hmac-"));
+      StatusRuntimeException e =
+          assertThrows(StatusRuntimeException.class, () -> anonymous.mintToken(request, DEADLINE));
+      ErrorDetails details = ErrorDetails.from(e);
+      assertEquals(Status.Code.UNAUTHENTICATED, details.code());
+      assertEquals(ErrorReason.ERROR_REASON_UNAUTHENTICATED, details.errorReason());
+    }
+  }
+
+  @Test
+  void anUntrustedServerCertificateFailsUnavailableAsInEveryClient() {
+    try (LiveTokensClient systemRoots =
+        LiveTokensClient.newBuilder(env("LIVETOKENS_TLS_TARGET"))
+            .bearerToken(env("LIVETOKENS_BEARER_TOKEN"))
+            .build()) {
+      StatusRuntimeException e =
+          assertThrows(
+              StatusRuntimeException.class,
+              () -> systemRoots.mintToken(TokenRequest.getDefaultInstance(), DEADLINE));
+      ErrorDetails details = ErrorDetails.from(e);
+      assertEquals(Status.Code.UNAVAILABLE, details.code());
+      assertEquals(ErrorReason.ERROR_REASON_UNSPECIFIED, details.errorReason());
+    }
   }
 }
