@@ -1,5 +1,6 @@
 """Shared by bench/overload.py, bench/soak.py and bench/worst_request.py: a livetokens
-server with its bundled emulator in a child process, and small measuring helpers.
+server and the upstream emulator, each in its own child process, and small measuring
+helpers.
 
 Everything listens on 127.0.0.1; the child is stopped on the way out (SIGTERM, then
 SIGKILL after 5 s), Ctrl-C included.
@@ -13,6 +14,7 @@ import dataclasses
 import math
 import os
 import pathlib
+import secrets
 import signal
 import socket
 import subprocess
@@ -44,52 +46,44 @@ class Server:
         return f"127.0.0.1:{self.port}"
 
 
-def _env() -> dict[str, str]:
+def _env(api_key: str | None = None) -> dict[str, str]:
     """This environment without LIVETOKENS_/GEMINI_ settings that could skew a run."""
     env = {
         k: v for k, v in os.environ.items() if not k.startswith(("LIVETOKENS_", "GEMINI_API_KEY"))
     }
     env["LIVETOKENS_GRACE_PERIOD"] = "1"
+    if api_key is not None:
+        env["GEMINI_API_KEY"] = api_key
     return env
 
 
 @contextlib.asynccontextmanager
 async def serve(latency: float, *extra: str) -> AsyncIterator[Server]:
-    """``livetokens serve --emulator`` whose emulator answers SLOW_MODEL after
-    ``latency`` seconds; no caller auth (loopback), no audit log, ``extra`` flags."""
-    with tempfile.TemporaryDirectory(prefix="livetokens-bench-") as tmp:
-        port_file = pathlib.Path(tmp) / "port"
-        log = pathlib.Path(tmp) / "serve.log"
-        argv = [
-            sys.executable,
-            "-m",
-            "livetokens.server",
-            "serve",
-            "--emulator",
-            "--insecure-no-auth",
-            "--listen",
-            "127.0.0.1:0",
-            "--port-file",
-            str(port_file),
-            "--emulator-model-latency",
-            f"{SLOW_MODEL}={latency:g}",
-            *extra,
-        ]
-        with log.open("wb") as out:
-            proc = await asyncio.create_subprocess_exec(
-                *argv, stdout=out, stderr=subprocess.STDOUT, env=_env()
-            )
-        try:
-            deadline = time.monotonic() + 30
-            while not port_file.exists() or not port_file.read_text().strip():
-                if proc.returncode is not None or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"livetokens serve did not start:\n{log.read_text()[-2000:]}"
-                    )
-                await asyncio.sleep(0.05)
-            yield Server(proc.pid, int(port_file.read_text()), log)
-        finally:
-            await _stop(proc, signal.SIGTERM)
+    """``livetokens serve`` against ``livetokens emulator`` (each in its own child process,
+    so that the server's RSS and CPU are its own) whose answers take ``latency`` seconds;
+    no caller auth (loopback), no audit log, ``extra`` flags."""
+    key = "bench-" + secrets.token_hex(8)
+    async with emulator_process(key, latency) as upstream:
+        with tempfile.TemporaryDirectory(prefix="livetokens-bench-") as tmp:
+            port_file = pathlib.Path(tmp) / "port"
+            log = pathlib.Path(tmp) / "serve.log"
+            argv = [sys.executable, "-m", "livetokens.server", "serve", "--insecure-no-auth"]
+            argv += ["--listen", "127.0.0.1:0", "--port-file", str(port_file)]
+            argv += ["--upstream-url", upstream, *extra]
+            with log.open("wb") as out:
+                proc = await asyncio.create_subprocess_exec(
+                    *argv, stdout=out, stderr=subprocess.STDOUT, env=_env(key)
+                )
+            try:
+                deadline = time.monotonic() + 30
+                while not port_file.exists() or not port_file.read_text().strip():
+                    if proc.returncode is not None or time.monotonic() > deadline:
+                        tail = log.read_text()[-2000:]
+                        raise RuntimeError(f"livetokens serve did not start:\n{tail}")
+                    await asyncio.sleep(0.05)
+                yield Server(proc.pid, int(port_file.read_text()), log)
+            finally:
+                await _stop(proc, signal.SIGTERM)
 
 
 async def _stop(proc: asyncio.subprocess.Process, sig: int) -> None:
@@ -104,7 +98,7 @@ async def _stop(proc: asyncio.subprocess.Process, sig: int) -> None:
 
 
 @contextlib.asynccontextmanager
-async def emulator_process(api_key: str) -> AsyncIterator[str]:
+async def emulator_process(api_key: str, latency: float = 0.0) -> AsyncIterator[str]:
     """``livetokens emulator`` in a child process (so that its own work on large bodies
     does not load the process being measured); yields its base URL."""
     with socket.socket() as probe:
@@ -112,6 +106,7 @@ async def emulator_process(api_key: str) -> AsyncIterator[str]:
         port = probe.getsockname()[1]
     argv = [sys.executable, "-m", "livetokens.server", "emulator"]
     argv += ["--listen", f"127.0.0.1:{port}", "--api-key", api_key]
+    argv += ["--latency-ms", f"{latency * 1000:g}"]
     proc = await asyncio.create_subprocess_exec(
         *argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_env()
     )

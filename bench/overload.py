@@ -1,6 +1,6 @@
 """``make bench-overload``: 2,000 mints in flight at once, 250 ms upstream latency.
 
-A benchmark, not a test. It starts ``livetokens serve --emulator`` in a child process and
+A benchmark, not a test. It starts ``livetokens serve`` and ``livetokens emulator`` in child processes and
 sends 2,000 concurrent MintToken calls from this one (over 4 channels), ``--rounds``
 times, and prints how each call ended and the latency. The second row runs the same
 with ``--max-pending-calls 1000`` (gRPC core's soft limit by default; its hard limit is
