@@ -1,8 +1,8 @@
-"""``make bench-overload``: 2,000 mints in flight at once, 250 ms upstream latency.
+"""``make bench-hardening``: 2,000 mints in flight at once, 250 ms upstream latency.
 
-A benchmark, not a test. It starts ``livetokens serve`` and ``livetokens emulator`` in child processes and
-sends 2,000 concurrent MintToken calls from this one (over 4 channels), ``--rounds``
-times, and prints how each call ended and the latency. The second row runs the same
+A benchmark, not a test. It starts ``livetokens serve`` and ``livetokens emulator`` in
+child processes and sends 2,000 concurrent MintToken calls from this one (over 4
+channels), ``--rounds`` times, and prints how each call ended and the latency. The second row runs the same
 with ``--max-pending-calls 1000`` (gRPC core's soft limit by default; its hard limit is
 3000) to show what the defaults of livetokens avoid: calls cancelled silently before
 they reach livetokens.

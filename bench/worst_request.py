@@ -1,4 +1,4 @@
-"""``make bench-worst``: how long the most expensive request the budget admits holds
+"""``make bench-hardening``: how long the most expensive request the budget admits holds
 the event loop.
 
 A benchmark, not a test. It builds the requests that cost livetokens the most while
