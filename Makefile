@@ -41,12 +41,13 @@ check-generated: generate ## Fail when regenerating changes any committed file.
 	  echo "Generated code is stale: run 'make generate' and commit the result." >&2; exit 1; fi
 
 .PHONY: lint
-lint: venv ## buf lint + format check, ruff, mypy.
+lint: venv ## buf lint + format check, ruff, mypy, hadolint (deploy/docker/Dockerfile).
 	$(BUF) lint
 	$(BUF) format --diff --exit-code
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/hadolint deploy/docker/Dockerfile
 
 .PHONY: breaking
 breaking: venv ## Fail on a wire-breaking change against the last accepted contract.
@@ -83,7 +84,7 @@ $(E2E_NODE_STAMP): $(E2E_NODE)/package.json $(E2E_NODE)/package-lock.json
 e2e-node-deps: $(E2E_NODE_STAMP) ## Install the Node end-to-end scenario's pinned @google/genai.
 
 .PHONY: test-python
-test-python: venv redis-server $(E2E_NODE_STAMP) ## Python tests: server, emulator, fidelity, e2e (with the Node scenario), Python client, state, fleet.
+test-python: venv redis-server $(E2E_NODE_STAMP) deploy-tools ## Python tests: server, emulator, fidelity, e2e (with the Node scenario), Python client, state, fleet, deploy kit.
 	$(VENV)/bin/pytest
 
 .PHONY: demo
@@ -153,3 +154,4 @@ generate-tools::
 	@mkdir -p $(TOOLS)/bin
 test-clients::
 include $(wildcard clients/*/client.mk)
+include deploy/deploy.mk

@@ -2,10 +2,10 @@
 
 A benchmark, not a test. It starts ``livetokens serve`` and ``livetokens emulator`` in
 child processes and sends 2,000 concurrent MintToken calls from this one (over 4
-channels), ``--rounds`` times, and prints how each call ended and the latency. The second row runs the same
-with ``--max-pending-calls 1000`` (gRPC core's soft limit by default; its hard limit is
-3000) to show what the defaults of livetokens avoid: calls cancelled silently before
-they reach livetokens.
+channels), ``--rounds`` times, and prints how each call ended and the latency. The
+second row runs the same with ``--max-pending-calls 1000`` (gRPC core's soft limit by
+default; its hard limit is 3000) to show what the defaults of livetokens avoid: calls
+cancelled silently before they reach livetokens.
 
     .venv/bin/python bench/overload.py [--calls 2000] [--rounds 3] [--latency 0.25]
 """

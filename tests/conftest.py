@@ -31,9 +31,12 @@ async def start_server(emulator: Emulator) -> AsyncIterator[StartServer]:
 
     async def start(**overrides: Any) -> RunningServer:
         transport = overrides.pop("transport", None)
+        tracer_provider = overrides.pop("tracer_provider", None)
         upstream_url = overrides.pop("upstream_url", emulator.base_url)
         running = await create_server(
-            server_settings(upstream_url, **overrides), transport=transport
+            server_settings(upstream_url, **overrides),
+            transport=transport,
+            tracer_provider=tracer_provider,
         )
         started.append(running)
         return running

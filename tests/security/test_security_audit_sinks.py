@@ -265,6 +265,20 @@ def test_the_throttle_admits_a_burst_then_counts_and_summarises() -> None:
     ]
 
 
+def test_authenticated_callers_behind_one_proxy_are_throttled_apart() -> None:
+    """Refusals of known callers count per caller, not per (shared sidecar) address."""
+    throttle = RefusalThrottle(rate=1, burst=2, clock=lambda: 0.0)
+    for caller in ("bearer:a", "bearer:b"):
+        identity = Identity(caller, "proxy", "ipv4:127.0.0.1:1")
+        assert [throttle.admit(identity, "POLICY_DENIED")[0] for _ in range(3)] == [
+            True,
+            True,
+            False,
+        ]
+    summaries = throttle.due(everything=True)
+    assert [(s["caller"], s["count"]) for s in summaries] == [("bearer:a", 1), ("bearer:b", 1)]
+
+
 async def test_a_flood_of_refusals_from_one_peer_is_summarised_in_the_log(
     start_server: StartServer, write_policy: WritePolicy, tmp_path: pathlib.Path
 ) -> None:
@@ -325,3 +339,27 @@ async def test_a_decode_refusal_with_an_empty_request_is_recorded_right(
         "request_id": None, "model": None, "uses": None, "lifetime_s": None,
         "new_session_window_s": None, "lock_mode": "LOCK_MODE_UNSPECIFIED", "lock_fields": [],
     }  # fmt: skip
+
+
+async def test_undecodable_and_oversized_bytes_leave_audit_records(
+    start_server: StartServer, tmp_path: pathlib.Path
+) -> None:
+    """Over the wire: bytes that are not a TokenRequest, and bytes over
+    --max-request-bytes, each get a `deny` record with the peer and a null request."""
+    audit_path = tmp_path / "audit.jsonl"
+    running = await start_server(
+        security=SecuritySettings(audit_log=audit_path, insecure_no_auth=True),
+        limits=LimitSettings(max_request_bytes=1024),
+    )
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
+        raw = channel.unary_unary("/livetokens.v1.TokenService/MintToken")
+        for payload in (b"\xff\xff\xff\xff garbage", b"\x0a" + b"\x80" * 1500):
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await raw(payload, timeout=10)
+            assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    await running.stop(1)
+    denied = [r for r in parsed(audit_path.read_bytes()) if r.get("decision") == "deny"]
+    assert [r["reason"] for r in denied] == ["REQUEST_UNDECODABLE", "REQUEST_TOO_LARGE"]
+    for record in denied:
+        assert record["peer"].startswith("ipv4:127.0.0.1:")
+        assert record["request"]["request_id"] is None

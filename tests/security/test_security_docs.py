@@ -4,6 +4,7 @@ function, and every section links to at least one."""
 from __future__ import annotations
 
 import ast
+import functools
 import pathlib
 import re
 
@@ -14,6 +15,7 @@ LINK = re.compile(r"\]\((\.\./tests/[\w/]+\.py)#(test_\w+)\)")
 NO_CLAIMS = {"## Running it", "## Flags and environment", "### Top level"}
 
 
+@functools.cache
 def defined_tests(path: pathlib.Path) -> set[str]:
     tree = ast.parse(path.read_text())
     return {

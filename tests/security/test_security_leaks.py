@@ -1,9 +1,11 @@
 """Secrets never leak: a canary API key and every minted token name appear in no log
-record (any logger, DEBUG), no audit line, no error message or detail, no stderr."""
+record (any logger, DEBUG, text and JSON format), no audit line, no error message or
+detail, no stderr, no metric and no span."""
 
 from __future__ import annotations
 
 import base64
+import io
 import logging
 import pathlib
 import secrets
@@ -14,10 +16,14 @@ from collections.abc import AsyncIterator
 import grpc
 import pytest
 from aiohttp import web
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from prometheus_client import generate_latest
 from sec_support import StartServer, WritePolicy
 
 from livetokens.emulator import Emulator, EmulatorConfig, Fault
-from livetokens.server import RunningServer
+from livetokens.server import RunningServer, logs
 from livetokens.server.redaction import Redactor
 from livetokens.server.security.policy import hash_secret
 from livetokens.server.settings import Secret, SecuritySettings
@@ -120,6 +126,13 @@ async def test_the_api_key_and_token_names_never_leak(
     """Every outcome livetokens can produce, with everything logged at DEBUG."""
     for name in LOGGERS:
         caplog.set_level(logging.DEBUG, logger=name)
+    json_lines = io.StringIO()
+    json_handler = logging.StreamHandler(json_lines)
+    json_handler.setFormatter(logs.JsonFormatter())
+    logging.getLogger().addHandler(json_handler)
+    spans = InMemorySpanExporter()
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
     audit_path = tmp_path / "audit.jsonl"
     policy = write_policy(POLICY)
     running = await start_server(
@@ -127,6 +140,7 @@ async def test_the_api_key_and_token_names_never_leak(
         api_key=Secret(CANARY),
         security=SecuritySettings(policy_file=policy, audit_log=audit_path),
         upstream={"read_timeout": 2.0},
+        tracer_provider=tracer_provider,
     )
     full_disk = await start_server(
         upstream_url=canary_emulator.base_url,
@@ -202,8 +216,11 @@ async def test_the_api_key_and_token_names_never_leak(
         "AUDIT_UNAVAILABLE",
     }
 
+    metrics = generate_latest(running.metrics.registry).decode()
+    metrics += generate_latest(full_disk.metrics.registry).decode()
     await running.stop(1)
     await full_disk.stop(1)
+    logging.getLogger().removeHandler(json_handler)
     names = {t.name for t in s.tokens} | set(canary_emulator.tokens)
     assert len(names) >= 5  # including the withheld one
     captured = capfd.readouterr()
@@ -212,8 +229,15 @@ async def test_the_api_key_and_token_names_never_leak(
         "audit log": audit_path.read_text(),
         "errors": "\n".join(s.error_texts()),
         "stdout/stderr": captured.out + captured.err,
+        "JSON log lines": json_lines.getvalue(),
+        "metrics": metrics,
+        "spans": "\n".join(span.to_json() for span in spans.get_finished_spans()),
     }
     assert len(caplog.records) > 20
+    assert texts["JSON log lines"].count("\n") > 20
+    assert '"fingerprint": ' in texts["JSON log lines"]
+    assert "livetokens_mints_total{" in metrics
+    assert texts["spans"].count('"kind": "SpanKind.SERVER"') >= 20
     assert texts["audit log"].count("\n") >= 20
     for where, text in texts.items():
         assert CANARY not in text, f"the API key leaked into {where}"

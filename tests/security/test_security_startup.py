@@ -292,6 +292,7 @@ async def test_sighup_reloads_the_policy_of_a_running_process(
     policy = write_policy(BEARER_POLICY)
     port_file = tmp_path / "port"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GEMINI_", "LIVETOKENS_"))}
+    env.update(LIVETOKENS_ADMIN_LISTEN="off", LIVETOKENS_HEALTH_LISTEN="off")
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",

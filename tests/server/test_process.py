@@ -25,6 +25,10 @@ SLOW = "slow-model"
 def serve_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GEMINI_", "LIVETOKENS_"))}
     env["PYTHONUNBUFFERED"] = "1"
+    # Ports 0, so that concurrent test runs never collide on the default 8081/8082.
+    env["LIVETOKENS_ADMIN_LISTEN"] = "127.0.0.1:0"
+    env["LIVETOKENS_HEALTH_LISTEN"] = "127.0.0.1:0"
+    env["LIVETOKENS_DRAIN_DELAY"] = "0"
     return env
 
 

@@ -122,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_security_arguments(serve)
     _add_limit_arguments(serve)
     _add_state_arguments(serve)
+    _add_observability_arguments(serve)
 
     mint = sub.add_parser(
         "mint",
@@ -295,6 +296,73 @@ def _add_security_arguments(serve: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_observability_arguments(serve: argparse.ArgumentParser) -> None:
+    """The `serve` flags of README "Deploying"; each also has a LIVETOKENS_* variable."""
+    group = serve.add_argument_group("admin, drain, logs, traces, connections (README: Deploying)")
+    group.add_argument(
+        "--admin-listen",
+        help="plaintext HTTP HOST:PORT for /livez /readyz /metrics (default 127.0.0.1:8081; "
+        "in a pod give the pod IP or 0.0.0.0; 'off' disables)",
+    )
+    group.add_argument(
+        "--health-listen",
+        help="plaintext gRPC HOST:PORT serving only grpc.health.v1, for Kubernetes grpc "
+        "probes (default 127.0.0.1:8082; 'off' disables)",
+    )
+    group.add_argument(
+        "--admin-port-file",
+        help="write 'HTTP_PORT HEALTH_PORT' (0 when off) to this file once serving (for scripts)",
+    )
+    group.add_argument(
+        "--drain-delay",
+        type=float,
+        help="seconds readiness reports NOT_SERVING after SIGTERM while calls are still "
+        "accepted (default 5)",
+    )
+    group.add_argument(
+        "--grace-period",
+        type=float,
+        help="seconds in-flight mints get once the listener stops (default 10)",
+    )
+    group.add_argument("--log-format", choices=("text", "json"), help="default text")
+    group.add_argument(
+        "--otlp-endpoint",
+        help="OTLP/gRPC collector URL for traces, e.g. http://otel-collector:4317 "
+        "(default $OTEL_EXPORTER_OTLP_ENDPOINT; none: no traces)",
+    )
+    group.add_argument(
+        "--keepalive-time", type=float, help="seconds between keepalive pings (default 60)"
+    )
+    group.add_argument(
+        "--max-connection-age",
+        type=float,
+        help="seconds before a connection is sent GOAWAY, +-10%% jitter (default 300; 0 off)",
+    )
+    group.add_argument(
+        "--max-connection-age-grace",
+        type=float,
+        help="seconds calls on a GOAWAY'd connection get (default 30)",
+    )
+    group.add_argument(
+        "--policy-poll-interval",
+        type=float,
+        help="seconds between checks of the policy file for changes (default 5; 0: SIGHUP only)",
+    )
+
+
+_OBSERVABILITY_FLAGS = (
+    "admin_listen",
+    "health_listen",
+    "drain_delay",
+    "log_format",
+    "otlp_endpoint",
+    "keepalive_time",
+    "max_connection_age",
+    "max_connection_age_grace",
+    "policy_poll_interval",
+)
+
+
 def _add_limit_arguments(serve: argparse.ArgumentParser) -> None:
     """The `serve` flags of docs/hardening.md; each also has a LIVETOKENS_* variable."""
     group = serve.add_argument_group("limits (docs/hardening.md)")
@@ -412,6 +480,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     raw = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(raw)
     args.raw_argv = raw[1:] if raw and raw[0] == "serve" else raw
+    # grpc-core logs to stderr on its own, outside Python logging (and so outside
+    # --log-format json): only its errors, unless the operator asks for more.
+    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
     logging.basicConfig(
         level=logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
@@ -481,7 +552,14 @@ async def upstream_for(
     key = "emulator-" + secrets.token_hex(16)
     config = EmulatorConfig(api_keys=frozenset({key}), model_latency=model_latency)
     async with Emulator(config) as emulator:
-        print(BANNER.format(url=emulator.base_url), file=sys.stderr, flush=True)
+        if settings.observability.log_format == "json":
+            log.warning(
+                "livetokens is running against the BUNDLED UPSTREAM EMULATOR at %s because "
+                "GEMINI_API_KEY is not set: tokens it mints are NOT valid at Google",
+                emulator.base_url,
+            )
+        else:
+            print(BANNER.format(url=emulator.base_url), file=sys.stderr, flush=True)
         yield dataclasses.replace(
             settings,
             api_key=Secret(key),
@@ -558,13 +636,17 @@ async def _serve(args: argparse.Namespace) -> int:
                 "accept_per_worker_state",
                 "emulator",
                 "trust_wide_proxy_ranges",
+                *_OBSERVABILITY_FLAGS,
+                "grace_period",
                 "max_request_bytes",
                 "max_concurrent_mints",
                 "max_pending_calls",
             )
         },
     )
-    logging.getLogger().setLevel(settings.log_level)
+    from livetokens.server import logs
+
+    logs.configure(settings.observability.log_format, settings.log_level)
     if settings.state.workers > 1:
         from livetokens.server.workers import supervise
 
@@ -584,8 +666,17 @@ async def _serve(args: argparse.Namespace) -> int:
             effective.upstream.base_url,
             effective.upstream.api_version,
         )
+        if running.admin is not None:
+            log.info("admin: %s", running.admin.describe())
+            if args.admin_port_file:
+                ports = f"{running.admin.http_port or 0} {running.admin.health_port or 0}\n"
+                pathlib.Path(args.admin_port_file).write_text(ports)  # noqa: ASYNC240
         if args.port_file:
             # A few bytes, once, at start-up: blocking the loop here is harmless.
             pathlib.Path(args.port_file).write_text(f"{running.port}\n")  # noqa: ASYNC240
-        await serve_until_signalled(running, effective.grace_period)
+        await serve_until_signalled(
+            running,
+            effective.grace_period,
+            drain_delay=effective.observability.drain_delay,
+        )
     return 0

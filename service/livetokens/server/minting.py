@@ -19,6 +19,7 @@ from typing import Any, Protocol, TypeVar
 
 from google.protobuf import timestamp_pb2
 
+from livetokens.server import logs
 from livetokens.server import translate as tr
 from livetokens.server.budget import Budget, over_budget
 from livetokens.server.errors import Failure, Reason, internal_failure, invalid_request
@@ -309,6 +310,7 @@ class Minter:
             api_version=self._api_version,
             model=translation.model,
         )
+        logs.update_call(fingerprint=token.fingerprint)
         log.info(
             "minted token fingerprint=%s caller=%s uses=%d model=%s lock=%s expire_time=%s "
             "latency_ms=%.1f",

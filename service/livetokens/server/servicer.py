@@ -9,14 +9,24 @@ INFO log line and an audit record, instead of grpc's bare UNKNOWN and a tracebac
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
 import grpc
 from google.protobuf.message import DecodeError
 
+from livetokens.server import logs, tracing
 from livetokens.server.admission import Admission
-from livetokens.server.errors import Failure, FieldViolation, Reason, internal_failure, to_status
+from livetokens.server.errors import (
+    TABLE,
+    Failure,
+    FieldViolation,
+    Reason,
+    internal_failure,
+    to_status,
+)
+from livetokens.server.metrics import CANCELLED, CUT_OFF, OK, Metrics, MintObservation
 from livetokens.server.minting import Minter
 from livetokens.server.security.identity import (
     ANONYMOUS,
@@ -70,6 +80,14 @@ def decode(raw: bytes, max_bytes: int) -> ts.TokenRequest:
         raise undecodable(len(raw)) from None
 
 
+def _status_code(outcome: str) -> grpc.StatusCode:
+    if outcome == OK:
+        return grpc.StatusCode.OK
+    if outcome in Reason.__members__:
+        return TABLE[Reason(outcome)]
+    return grpc.StatusCode.CANCELLED
+
+
 class TokenServicer(ts_grpc.TokenServiceServicer):
     """`livetokens.v1.TokenService`, mapping every failure through the error table."""
 
@@ -80,10 +98,13 @@ class TokenServicer(ts_grpc.TokenServiceServicer):
         *,
         limits: LimitSettings | None = None,
         admission: Admission | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         """``authenticator`` None: every call is ``anonymous`` (for tests of the use case).
-        ``admission`` None: a fresh one with ``limits.max_concurrent_mints``."""
+        ``admission`` None: a fresh one with ``limits.max_concurrent_mints``.
+        ``metrics`` None: calls are measured in a registry nobody reads."""
         self._minter = minter
+        self._metrics = metrics or Metrics()
         self._authenticator = authenticator
         self._limits = limits or LimitSettings()
         self.admission = admission or Admission(self._limits.max_concurrent_mints)
@@ -100,30 +121,68 @@ class TokenServicer(ts_grpc.TokenServiceServicer):
 
     async def MintToken(self, request: bytes, context: Context) -> ts.Token:
         """Mint one token from the raw request bytes; failures become statuses with
-        ErrorInfo."""
+        ErrorInfo. Each call is counted, timed, and logged with its request_id, caller,
+        trace id, reason or fingerprint."""
+        traceparent = next(
+            (str(v) for k, v in context.invocation_metadata() or () if k == "traceparent"), ""
+        )
+        fields = logs.bind_call(trace_id=logs.trace_id_from_traceparent(traceparent))
+        observation = self._metrics.begin_mint()
         try:
-            self.admission.enter()
-        except Failure as failure:
-            await context.abort_with_status(to_status(failure))
-        try:
-            return await self._mint(request, context)
+            try:
+                self.admission.enter()
+            except Failure as failure:
+                self._refused(observation, failure)
+                await context.abort_with_status(to_status(failure))
+            try:
+                token = await self._mint(request, context, observation)
+                observation.model = token.model
+                return token
+            finally:
+                self.admission.leave()
+        except asyncio.CancelledError:
+            self._cancelled(observation)
+            raise
         finally:
-            self.admission.leave()
+            tracing.annotate(observation.outcome, _status_code(observation.outcome))
+            observation.end()
+            logs.reset_call(fields)
 
-    async def _mint(self, raw: bytes, context: Context) -> ts.Token:
+    def _cancelled(self, observation: MintObservation) -> None:
+        if self._metrics.grace_over:
+            observation.outcome = CUT_OFF
+            self._metrics.drain_cut_off.inc()
+            log.warning(
+                "mint cut off at the end of the shutdown grace period caller=%s",
+                observation.caller,
+            )
+        else:
+            observation.outcome = CANCELLED
+
+    @staticmethod
+    def _refused(observation: MintObservation, failure: Failure) -> None:
+        observation.outcome = failure.reason.value
+        logs.update_call(reason=failure.reason.value, caller=observation.caller)
+
+    async def _mint(self, raw: bytes, context: Context, observation: MintObservation) -> ts.Token:
         remaining = context.time_remaining()
         deadline = None if remaining is None else time.monotonic() + remaining
         caller = "-"
         try:
             identity = self._identify(context)
-            caller = identity.caller
+            caller = observation.caller = identity.caller
+            logs.update_call(caller=caller)
             try:
                 request = decode(raw, self._limits.max_request_bytes)
             except Failure as failure:
                 await self._minter.refuse(ts.TokenRequest(), identity, failure)
                 raise
+            observation.model = request.constraints.model
+            logs.update_call(request_id=request.request_id)
             return await self._minter.mint(request, caller=identity, deadline=deadline)
         except Unauthenticated as failure:
+            observation.caller = failure.presented.caller
+            self._refused(observation, failure)
             try:
                 summary = decode(raw, self._limits.max_request_bytes)
             except Failure:
@@ -139,6 +198,7 @@ class TokenServicer(ts_grpc.TokenServiceServicer):
             )
             await context.abort_with_status(to_status(failure))
         except Failure as failure:
+            self._refused(observation, failure)
             log.info(
                 "mint refused reason=%s code=%s caller=%s",
                 failure.reason.value,
@@ -147,6 +207,8 @@ class TokenServicer(ts_grpc.TokenServiceServicer):
             )
             await context.abort_with_status(to_status(failure))
         except Exception:
+            observation.outcome = Reason.INTERNAL.value
+            logs.update_call(reason=Reason.INTERNAL.value)
             log.exception("mint failed with an unexpected error")
             await context.abort_with_status(to_status(internal_failure()))
         raise AssertionError("unreachable: abort_with_status raises")

@@ -120,6 +120,36 @@ class SecuritySettings:
 
 
 @dataclasses.dataclass(frozen=True)
+class ObservabilitySettings:
+    """The admin listeners, drain timings, logs, traces and connection lifetimes
+    (README, "Deploying").
+
+    The dataclass defaults suit a library or a test (no admin listener, no drain
+    delay); ``from_env`` (the ``serve`` command) defaults the listeners to loopback
+    ports 8081 (HTTP) and 8082 (gRPC health) and the drain delay to 5 s.
+    """
+
+    # HTTP /livez /readyz /metrics. None: not served.
+    admin_listen: str | None = None
+    # grpc.health.v1 alone, plaintext, for Kubernetes' `grpc:` probes. None: not served.
+    health_listen: str | None = None
+    # Seconds readiness reports NOT_SERVING, while the main listener still accepts
+    # calls, before the listener stops (the endpoint-removal window).
+    drain_delay: float = 0.0
+    log_format: Literal["text", "json"] = "text"
+    # OTLP/gRPC collector endpoint (e.g. http://otel-collector:4317). None: no traces.
+    otlp_endpoint: str | None = None
+    # gRPC connection lifetimes, in seconds (0: off). grpc-core adds +-10% jitter to
+    # the max age, so connections of one burst do not all close at once.
+    keepalive_time: float = 60.0
+    keepalive_timeout: float = 20.0
+    max_connection_age: float = 300.0
+    max_connection_age_grace: float = 30.0
+    # Seconds between checks of the policy file for a change (0: only SIGHUP reloads).
+    policy_poll_interval: float = 5.0
+
+
+@dataclasses.dataclass(frozen=True)
 class StateSettings:
     """Where idempotency entries and rate buckets live, and what happens when that
     place fails (docs/state.md)."""
@@ -157,6 +187,7 @@ class Settings:
     max_concurrent_rpcs: int | None = None
     log_level: str = "INFO"
     security: SecuritySettings = dataclasses.field(default_factory=SecuritySettings)
+    observability: ObservabilitySettings = dataclasses.field(default_factory=ObservabilitySettings)
     limits: LimitSettings = dataclasses.field(default_factory=LimitSettings)
     state: StateSettings = dataclasses.field(default_factory=StateSettings)
 
@@ -239,6 +270,7 @@ def from_env(env: Mapping[str, str] | None = None, **overrides: object) -> Setti
     listen = str(given.pop("listen", env.get("LIVETOKENS_LISTEN", "127.0.0.1:50051")))
     _check_listen(listen)
     security = _security(env, given)
+    observability = _observability(env, given)
     limits = _limits(env, given)
     state = _state(env, given)
     settings = Settings(
@@ -249,6 +281,7 @@ def from_env(env: Mapping[str, str] | None = None, **overrides: object) -> Setti
         grace_period=_float(env, "LIVETOKENS_GRACE_PERIOD", 10.0),
         log_level=env.get("LIVETOKENS_LOG_LEVEL", "INFO").upper(),
         security=security,
+        observability=observability,
         limits=limits,
         state=state,
     )
@@ -342,6 +375,73 @@ def _security(env: Mapping[str, str], given: dict[str, object]) -> SecuritySetti
     return security
 
 
+# ObservabilitySettings fields that flags may override: variable, serve's default.
+_OBSERVABILITY_ENV: dict[str, tuple[str, str]] = {
+    "admin_listen": ("LIVETOKENS_ADMIN_LISTEN", "127.0.0.1:8081"),
+    "health_listen": ("LIVETOKENS_HEALTH_LISTEN", "127.0.0.1:8082"),
+    "drain_delay": ("LIVETOKENS_DRAIN_DELAY", "5"),
+    "log_format": ("LIVETOKENS_LOG_FORMAT", "text"),
+    "otlp_endpoint": ("LIVETOKENS_OTLP_ENDPOINT", ""),
+    "keepalive_time": ("LIVETOKENS_KEEPALIVE_TIME", "60"),
+    "max_connection_age": ("LIVETOKENS_MAX_CONNECTION_AGE", "300"),
+    "max_connection_age_grace": ("LIVETOKENS_MAX_CONNECTION_AGE_GRACE", "30"),
+    "policy_poll_interval": ("LIVETOKENS_POLICY_POLL_INTERVAL", "5"),
+}
+_OFF = frozenset({"", "off", "none"})
+
+
+def _seconds(name: str, raw: object) -> float:
+    try:
+        value = float(str(raw))
+    except ValueError:
+        raise SettingsError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise SettingsError(f"{name} must be 0 or more seconds, got {raw!r}")
+    return value
+
+
+def _observability(env: Mapping[str, str], given: dict[str, object]) -> ObservabilitySettings:
+    """ObservabilitySettings from flags (popped from ``given``), the environment, and
+    the ``serve`` defaults. ``off`` turns a listener off."""
+    values: dict[str, str] = {}
+    for name, (var, default) in _OBSERVABILITY_ENV.items():
+        if name in given:
+            values[name] = str(given.pop(name)).strip()
+        else:
+            values[name] = env.get(var, default).strip()
+    listeners: dict[str, str | None] = {}
+    for name in ("admin_listen", "health_listen"):
+        raw = values[name]
+        listeners[name] = None if raw.lower() in _OFF else raw
+        if listeners[name] is not None:
+            _check_listen(raw, f"--{name.replace('_', '-')}")
+    log_format = values["log_format"].lower()
+    if log_format not in ("text", "json"):
+        raise SettingsError(f"--log-format must be text or json, got {values['log_format']!r}")
+    endpoint = values["otlp_endpoint"] or env.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip()
+    if endpoint and not endpoint.startswith(("http://", "https://")):
+        raise SettingsError(
+            f"--otlp-endpoint must be a URL such as http://otel-collector:4317, got {endpoint!r}"
+        )
+    spans = {
+        name: _seconds(f"--{name.replace('_', '-')}", values[name])
+        for name in (
+            "drain_delay",
+            "keepalive_time",
+            "max_connection_age",
+            "max_connection_age_grace",
+            "policy_poll_interval",
+        )
+    }
+    return ObservabilitySettings(
+        admin_listen=listeners["admin_listen"],
+        health_listen=listeners["health_listen"],
+        log_format=log_format,  # type: ignore[arg-type]
+        otlp_endpoint=endpoint or None,
+        **spans,
+    )
+
+
 # LimitSettings fields that flags may override, and the variable each one reads.
 _LIMITS_ENV = {
     "max_request_bytes": "LIVETOKENS_MAX_REQUEST_BYTES",
@@ -427,10 +527,10 @@ def _state(env: Mapping[str, str], given: dict[str, object]) -> StateSettings:
     )
 
 
-def _check_listen(listen: str) -> None:
+def _check_listen(listen: str, name: str = "listen address") -> None:
     host, sep, port = listen.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise SettingsError(f"listen address must be HOST:PORT, got {listen!r}")
+        raise SettingsError(f"{name} must be HOST:PORT, got {listen!r}")
 
 
 def environ_doc() -> dict[str, str]:
@@ -498,6 +598,32 @@ def environ_doc() -> dict[str, str]:
         ),
         "LIVETOKENS_AUDIT_LOG": "Append-only JSON-lines audit log (default: none, with a warning).",
         "LIVETOKENS_AUDIT_FSYNC": "fsync each audit write before answering (default true).",
+        "LIVETOKENS_ADMIN_LISTEN": (
+            "HTTP admin address for /livez /readyz /metrics (default 127.0.0.1:8081; off)."
+        ),
+        "LIVETOKENS_HEALTH_LISTEN": (
+            "Plaintext gRPC address serving only grpc.health.v1 (default 127.0.0.1:8082; off)."
+        ),
+        "LIVETOKENS_DRAIN_DELAY": (
+            "Seconds readiness reports NOT_SERVING after SIGTERM before the listener stops "
+            "(default 5)."
+        ),
+        "LIVETOKENS_LOG_FORMAT": "text (default) or json (one JSON object per line).",
+        "LIVETOKENS_OTLP_ENDPOINT / OTEL_EXPORTER_OTLP_ENDPOINT": (
+            "OTLP/gRPC collector URL for traces (default: no traces)."
+        ),
+        "LIVETOKENS_KEEPALIVE_TIME": "Seconds between server keepalive pings (default 60; 0 off).",
+        "LIVETOKENS_MAX_CONNECTION_AGE": (
+            "Seconds before a connection gets GOAWAY so balancers can rebalance (default 300, "
+            "+-10% jitter; 0 off)."
+        ),
+        "LIVETOKENS_MAX_CONNECTION_AGE_GRACE": (
+            "Seconds calls on a GOAWAY'd connection get to finish (default 30)."
+        ),
+        "LIVETOKENS_POLICY_POLL_INTERVAL": (
+            "Seconds between checks of the policy file for a change, e.g. a ConfigMap "
+            "update (default 5; 0: SIGHUP only)."
+        ),
         "LIVETOKENS_AUDIT_FAIL_OPEN": (
             "true: return tokens even when the audit record cannot be written (default false)."
         ),

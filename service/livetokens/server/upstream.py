@@ -20,7 +20,7 @@ import random
 import socket
 import ssl
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -52,6 +52,28 @@ def redact(text: str, *secrets: str) -> str:
     return Redactor(secrets).text(text)
 
 
+# The metrics hook: (attempt number from 1, status class, seconds) after each HTTP attempt.
+AttemptObserver = Callable[[int, str, float], None]
+
+
+def connection_limits(settings: UpstreamSettings) -> httpx.Limits:
+    """The pool limits for Google's endpoint."""
+    return httpx.Limits(
+        max_connections=settings.max_connections,
+        max_keepalive_connections=settings.max_connections,
+        keepalive_expiry=30.0,
+    )
+
+
+def default_transport(settings: UpstreamSettings) -> httpx.AsyncBaseTransport:
+    """The transport ``settings.transport`` names, with the pool limits."""
+    limits = connection_limits(settings)
+    if settings.transport == "aiohttp":
+        transport: httpx.AsyncBaseTransport = httpx_aiohttp.AiohttpTransport(limits=limits)
+        return transport
+    return httpx.AsyncHTTPTransport(limits=limits)
+
+
 class GeminiTokenClient:
     """Mints tokens at Google (or the emulator). One instance, one shared AsyncClient."""
 
@@ -61,21 +83,17 @@ class GeminiTokenClient:
         api_key: str,
         *,
         transport: httpx.AsyncBaseTransport | None = None,
+        observe: AttemptObserver | None = None,
     ) -> None:
+        """``transport`` None: :func:`default_transport`; ``observe`` is called after
+        every HTTP attempt (metrics)."""
         self._settings = settings
         self._api_key = api_key
         self._redactor = Redactor([api_key])
-        limits = httpx.Limits(
-            max_connections=settings.max_connections,
-            max_keepalive_connections=settings.max_connections,
-            keepalive_expiry=30.0,
-        )
+        self._observe = observe
+        limits = connection_limits(settings)
         if transport is None:
-            transport = (
-                httpx_aiohttp.AiohttpTransport(limits=limits)
-                if settings.transport == "aiohttp"
-                else httpx.AsyncHTTPTransport(limits=limits)
-            )
+            transport = default_transport(settings)
         self._client = httpx.AsyncClient(
             base_url=settings.base_url.rstrip("/"),
             transport=transport,
@@ -129,12 +147,15 @@ class GeminiTokenClient:
             remaining = end - time.monotonic()
             if remaining <= 0:
                 raise self._out_of_time(caller_bound, started)
+            attempt_started = time.monotonic()
             try:
                 async with asyncio.timeout(remaining):
                     response = await self._post(content, self._timeout(remaining))
             except TimeoutError:
+                self._observed(attempt, "timeout", attempt_started)
                 raise self._out_of_time(caller_bound, started) from None
             except httpx.TimeoutException as exc:
+                self._observed(attempt, "timeout", attempt_started)
                 if isinstance(exc, httpx.ConnectTimeout) and time.monotonic() < end:
                     # httpx-aiohttp also reports refused and dropped connections as
                     # ConnectTimeout; _unreachable names what really happened.
@@ -142,8 +163,10 @@ class GeminiTokenClient:
                 else:
                     raise self._timed_out(deadline, started) from exc
             except httpx.TransportError as exc:
+                self._observed(attempt, "error", attempt_started)
                 last = self._unreachable(exc)
             else:
+                self._observed(attempt, f"{response.status_code // 100}xx", attempt_started)
                 if response.status_code == 200:
                     return self._token_name(response)
                 failure = self._error_failure(response)
@@ -169,6 +192,10 @@ class GeminiTokenClient:
             await asyncio.sleep(delay)
         assert last is not None
         raise last
+
+    def _observed(self, attempt: int, status_class: str, started: float) -> None:
+        if self._observe is not None:
+            self._observe(attempt, status_class, time.monotonic() - started)
 
     async def _post(self, content: bytes, timeouts: httpx.Timeout) -> httpx.Response:
         """POST ``content`` to the token endpoint; the whole answer is read."""

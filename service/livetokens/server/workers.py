@@ -110,6 +110,9 @@ async def supervise(settings: Settings, args: argparse.Namespace) -> int:
                         "1",
                         "--port-file",
                         str(port_file),
+                        # Only worker 0 binds the admin listeners (a second bind of their
+                        # ports would fail); its metrics cover its own calls only.
+                        *(("--admin-listen", "off", "--health-listen", "off") if index else ()),
                         env=env,
                     )
                 )

@@ -34,6 +34,7 @@ import queue
 import secrets
 import stat
 import threading
+import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import IO, Any
@@ -128,6 +129,8 @@ class AuditLog:
         self.throttle = RefusalThrottle()
         # This writer's chain id: several processes (--workers) may append to one file.
         self.chain = secrets.token_hex(4)
+        # Metrics hook: (written, seconds from submit to written) after each write().
+        self.observe: Callable[[bool, float], None] | None = None
 
     @property
     def key_id(self) -> str:
@@ -178,8 +181,16 @@ class AuditLog:
             raise AuditUnavailable("the audit log is not open")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
+        started = time.monotonic()
         self._queue.put(_Pending(record, loop, future))
-        await future
+        try:
+            await future
+        except AuditUnavailable:
+            if self.observe is not None:
+                self.observe(False, time.monotonic() - started)
+            raise
+        if self.observe is not None:
+            self.observe(True, time.monotonic() - started)
 
     def submit(self, record: Mapping[str, Any]) -> None:
         """Queue ``record`` without waiting for it (any thread; failures are logged)."""

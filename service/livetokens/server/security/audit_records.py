@@ -229,7 +229,10 @@ class RefusalThrottle:
 
     @staticmethod
     def peer_key(identity: Identity) -> str:
-        """The peer's IP address (not its port: each connection has a new one)."""
+        """An authenticated caller's id (callers behind one proxy share its address);
+        otherwise the peer's IP address (not its port: each connection has a new one)."""
+        if identity.caller not in ("", "-"):
+            return "caller:" + identity.caller[:MAX_IDENTITY]
         address = peer_ip(identity.peer)
         return str(address) if address is not None else identity.peer[:MAX_VALUE] or "-"
 
@@ -268,9 +271,10 @@ class RefusalThrottle:
         return out
 
     def _summary(self, key: str, peer: _Peer, now: float) -> dict[str, Any]:
-        summary = {
-            "decision": "suppressed",
-            "peer": key,
+        kind, _, caller = key.partition("caller:")
+        summary: dict[str, Any] = {"decision": "suppressed"}
+        summary |= {"caller": caller} if not kind and caller else {"peer": key}
+        summary |= {
             "count": peer.suppressed,
             "seconds": round(now - peer.since, 3),
             "reasons": dict(peer.reasons),
