@@ -69,7 +69,8 @@ async def serve(latency: float, *extra: str) -> AsyncIterator[Server]:
             log = pathlib.Path(tmp) / "serve.log"
             argv = [sys.executable, "-m", "livetokens.server", "serve", "--insecure-no-auth"]
             argv += ["--listen", "127.0.0.1:0", "--port-file", str(port_file)]
-            argv += ["--upstream-url", upstream, *extra]
+            argv += ["--upstream-url", upstream, "--admin-listen", "off", "--health-listen", "off"]
+            argv += list(extra)
             with log.open("wb") as out:
                 proc = await asyncio.create_subprocess_exec(
                     *argv, stdout=out, stderr=subprocess.STDOUT, env=_env(key)
