@@ -61,6 +61,13 @@ from livetokens.v1 import token_service_pb2 as ts
 HERE = pathlib.Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 TARGETS = ("echo", "livetokens", "livetokens-emulator", "livetokens-secure", "sdk")
+# Not in the default set: livetokens from another source tree (--before DIR), to measure
+# a change against its baseline in the same interleaved run.
+BEFORE = "livetokens-before"
+# Opt-in too: `serve --workers 2` (two processes on one SO_REUSEPORT port), driven over
+# two connections so that the kernel gives each worker one; CPU is the workers' sum.
+WORKERS2 = "livetokens-workers2"
+EXTRA_TARGETS = (BEFORE, WORKERS2)
 GRPC_TARGETS = ("echo", "livetokens", "livetokens-emulator", "livetokens-secure")
 DEFAULT_CONCURRENCY = (1, 16, 64, 256)
 MODEL = "gemini-live-2.5-flash-preview"
@@ -142,6 +149,10 @@ def _env(**extra: str) -> dict[str, str]:
     """This environment minus any LIVETOKENS_/GEMINI_ setting, plus ``extra``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LIVETOKENS_", "GEMINI_"))}
     env["LIVETOKENS_GRACE_PERIOD"] = "1"
+    # Several servers run at once: their admin and health listeners take free ports.
+    env["LIVETOKENS_ADMIN_LISTEN"] = "127.0.0.1:0"
+    env["LIVETOKENS_HEALTH_LISTEN"] = "127.0.0.1:0"
+    env["LIVETOKENS_DRAIN_DELAY"] = "0"
     env.update(extra)
     return env
 
@@ -164,6 +175,7 @@ class Server:
     pid: int
     log: pathlib.Path | None
     headers: tuple[str, ...] = ()
+    connections: int = 1
 
 
 @dataclasses.dataclass
@@ -188,7 +200,9 @@ burst = 1000000
 """
 
 
-def start_all(procs: Processes, targets: Sequence[str]) -> Setup:
+def start_all(
+    procs: Processes, targets: Sequence[str], before: pathlib.Path | None = None
+) -> Setup:
     """Start the stub, and the emulator and servers the chosen targets need."""
     tmp = procs.logdir
     key = "bench-" + secrets.token_hex(16)
@@ -204,6 +218,14 @@ def start_all(procs: Processes, targets: Sequence[str]) -> Setup:
     if "livetokens" in targets:
         port = procs.start("livetokens", [*serve, "--upstream-url", stub_url], insecure)
         servers["livetokens"] = Server(port, procs.procs["livetokens"].pid, procs.log("livetokens"))
+    if BEFORE in targets and before is not None:
+        env = dict(insecure, PYTHONPATH=str(before / "service"))
+        port = procs.start(BEFORE, [*serve, "--upstream-url", stub_url], env)
+        servers[BEFORE] = Server(port, procs.procs[BEFORE].pid, procs.log(BEFORE))
+    if WORKERS2 in targets:
+        argv = [*serve, "--upstream-url", stub_url, "--workers", "2", "--accept-per-worker-state"]
+        port = procs.start(WORKERS2, argv, insecure)
+        servers[WORKERS2] = Server(port, procs.procs[WORKERS2].pid, procs.log(WORKERS2), (), 2)
     if "livetokens-emulator" in targets:
         emu = procs.start(
             "emulator", [*_livetokens(), "emulator", "--api-key", key], _env(), _free_port()
@@ -248,13 +270,24 @@ def request_frame() -> bytes:
     return b"\x00" + struct.pack(">I", len(body)) + body
 
 
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of ``pid`` from /proc (0 when it is gone)."""
+def _stat(pid: int) -> list[str]:
     try:
-        fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        return pathlib.Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
     except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / _CLK_TCK
+        return []
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of ``pid`` and of its children still running, from /proc."""
+    pids = [pid]
+    for entry in pathlib.Path("/proc").iterdir():
+        if entry.name.isdigit() and (fields := _stat(int(entry.name))) and fields[1] == str(pid):
+            pids.append(int(entry.name))
+    total = 0
+    for one in pids:
+        if fields := _stat(one):
+            total += int(fields[11]) + int(fields[12])
+    return total / _CLK_TCK
 
 
 def machine_busy() -> float:
@@ -307,16 +340,9 @@ class Result:
 def _h2load(
     server: Server, frame: pathlib.Path, concurrency: int, seconds: float, log: pathlib.Path | None
 ) -> dict[str, int]:
-    argv = [
-        "h2load",
-        "-c1",
-        "-t1",
-        f"-m{concurrency}",
-        "-D",
-        f"{round(seconds * 1000)}ms",
-        "-d",
-        str(frame),
-    ]
+    connections = min(server.connections, concurrency)
+    argv = ["h2load", f"-c{connections}", "-t1", f"-m{max(1, concurrency // connections)}"]
+    argv += ["-D", f"{round(seconds * 1000)}ms", "-d", str(frame)]
     for header in ("content-type: application/grpc", "te: trailers", *server.headers):
         argv += ["-H", header]
     if log is not None:
@@ -432,11 +458,12 @@ class Plan:
     seconds: float
     warmup: float
     repeat: int
+    before: pathlib.Path | None = None
 
 
 def run(plan: Plan, procs: Processes) -> list[Result]:
     """Start everything, then measure every (concurrency, target) interleaved."""
-    setup = start_all(procs, plan.targets)
+    setup = start_all(procs, plan.targets, plan.before)
     frame = procs.logdir / "request.bin"
     frame.write_bytes(request_frame())
     results: list[Result] = []
@@ -507,15 +534,16 @@ def ratios(rows: dict[tuple[str, int], dict[str, Any]], plan: Plan) -> dict[str,
     for n in plan.concurrency:
         out["per_concurrency"][n] = {
             f"{t}/{base}": _ratio(rate(t, n), rate(base, n))
-            for t in ("livetokens", "livetokens-secure", "livetokens-emulator")
+            for t in ("livetokens", "livetokens-secure", "livetokens-emulator", *EXTRA_TARGETS)
             for base in ("echo", "sdk")
+            if (t, n) in rows
         }
     if 16 in plan.concurrency and 256 in plan.concurrency:
         for t in plan.targets:
             out["no_collapse"][t] = _ratio(rate(t, 256), rate(t, 16))
     if 1 in plan.concurrency and ("echo", 1) in rows:
         echo = rows[("echo", 1)]["p50_ms"]
-        for t in ("livetokens", "livetokens-secure", "livetokens-emulator"):
+        for t in ("livetokens", "livetokens-secure", "livetokens-emulator", *EXTRA_TARGETS):
             if (t, 1) in rows and echo is not None and rows[(t, 1)]["p50_ms"] is not None:
                 out["added_p50_ms_at_1"][t] = rows[(t, 1)]["p50_ms"] - echo
     return out
@@ -627,14 +655,25 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Plan, pathlib.Path, pathlib.
     p.add_argument("--seconds", type=float, help="measured window per row (default 5)")
     p.add_argument("--warmup", type=float, help="warm-up run before each window (default 1)")
     p.add_argument("--concurrency", help="calls in flight, comma-separated (default 1,16,64,256)")
-    p.add_argument("--targets", help=f"comma-separated subset of {','.join(TARGETS)}")
+    p.add_argument(
+        "--targets",
+        help=f"comma-separated, of {','.join(TARGETS)} (the default) and {WORKERS2}",
+    )
     p.add_argument("--repeat", type=int, default=1, help="sweeps; rows show the median")
     p.add_argument("--json", type=pathlib.Path, help="default bench/results/bench-<time>.json")
     p.add_argument("--plot", type=pathlib.Path, help="default next to the JSON, .png")
     p.add_argument("--quick", action="store_true", help="1 s windows, 0.3 s warm-up, 1 and 16")
+    p.add_argument(
+        "--before",
+        type=pathlib.Path,
+        help=f"a source tree (e.g. `git worktree add /tmp/base main`): adds target {BEFORE}, "
+        "livetokens run from that tree's service/, to compare a change with its baseline",
+    )
     a = p.parse_args(argv)
     targets = tuple(a.targets.split(",")) if a.targets else TARGETS
-    unknown = [t for t in targets if t not in TARGETS]
+    if a.before is not None and BEFORE not in targets:
+        targets = (*targets[:2], BEFORE, *targets[2:])
+    unknown = [t for t in targets if t not in (*TARGETS, *EXTRA_TARGETS)]
     if unknown:
         p.error(f"unknown targets {unknown}; choose from {','.join(TARGETS)}")
     concurrency = (
@@ -648,6 +687,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Plan, pathlib.Path, pathlib.
         seconds=a.seconds or (1.0 if a.quick else 5.0),
         warmup=a.warmup or (0.3 if a.quick else 1.0),
         repeat=max(1, a.repeat),
+        before=a.before.resolve() if a.before else None,
     )
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
     json_path = a.json or RESULTS / f"bench-{stamp}.json"
@@ -705,7 +745,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         json.dumps(
             {
                 "machine": info,
-                "plan": dataclasses.asdict(plan),
+                "plan": {**dataclasses.asdict(plan), "before": str(plan.before)},
                 "rows": list(rows.values()),
                 "ratios": summary,
                 "results": [dataclasses.asdict(r) for r in results],

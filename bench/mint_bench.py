@@ -142,6 +142,9 @@ def _child_env(api_key: str | None = None) -> dict[str, str]:
         k: v for k, v in os.environ.items() if not k.startswith(("LIVETOKENS_", "GEMINI_API_KEY"))
     }
     env["LIVETOKENS_GRACE_PERIOD"] = "1"
+    # Two servers run at once: their admin and health listeners take free ports.
+    env["LIVETOKENS_ADMIN_LISTEN"] = "127.0.0.1:0"
+    env["LIVETOKENS_HEALTH_LISTEN"] = "127.0.0.1:0"
     # The load generator calls without credentials, on loopback: no policy, no rate
     # limit, no audit log, so the server does only what every mint must do.
     env["LIVETOKENS_INSECURE_NO_AUTH"] = "true"

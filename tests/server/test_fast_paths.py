@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import os
 import pathlib
 import sys
@@ -12,13 +13,14 @@ import grpc
 import httpx
 import pytest
 import uvloop
+from aiohttp import web
 from google.protobuf import timestamp_pb2
 
 from livetokens.server import translate as tr
 from livetokens.server.cli import event_loop_factory, main
 from livetokens.server.minting import _timestamp
 from livetokens.server.settings import SettingsError, UpstreamSettings
-from livetokens.server.upstream import GeminiTokenClient
+from livetokens.server.upstream import EagerAiohttpTransport, GeminiTokenClient
 from livetokens.v1 import token_service_pb2 as ts
 from livetokens.v1 import token_service_pb2_grpc as ts_grpc
 
@@ -87,6 +89,8 @@ async def test_serve_mints_on_either_event_loop(loop: str, tmp_path: pathlib.Pat
     """`livetokens serve --emulator --event-loop L` answers MintToken on both loops."""
     port_file = tmp_path / "port"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GEMINI_", "LIVETOKENS_"))}
+    # Ports 0, so that concurrent test runs never collide on the default 8081/8082.
+    env |= {"LIVETOKENS_ADMIN_LISTEN": "127.0.0.1:0", "LIVETOKENS_HEALTH_LISTEN": "127.0.0.1:0"}
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -118,3 +122,41 @@ async def test_serve_mints_on_either_event_loop(loop: str, tmp_path: pathlib.Pat
     finally:
         process.terminate()
         await process.wait()
+
+
+@pytest.mark.parametrize("encoding", ["identity", "gzip", "chunked"])
+async def test_eager_transport_reads_any_answer_form(encoding: str) -> None:
+    """The default (eager) transport decodes gzip'd and chunked answers like httpx would."""
+    body = b'{"name": "auth_tokens/eager-1"}'
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        await request.read()
+        if encoding == "gzip":
+            return web.Response(
+                body=gzip.compress(body),
+                headers={"Content-Encoding": "gzip", "Content-Type": "application/json"},
+            )
+        if encoding == "chunked":
+            response = web.StreamResponse(headers={"Content-Type": "application/json"})
+            response.enable_chunked_encoding()
+            await response.prepare(request)
+            for piece in (body[:10], body[10:]):
+                await response.write(piece)
+            await response.write_eof()
+            return response
+        return web.Response(body=body, content_type="application/json")
+
+    app = web.Application()
+    app.router.add_post("/v1alpha/auth_tokens", handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    client = GeminiTokenClient(UpstreamSettings(base_url=f"http://127.0.0.1:{port}"), "KEY")
+    try:
+        assert isinstance(client._transport, EagerAiohttpTransport)
+        assert await client.create_token({"uses": 1}, deadline=None) == "auth_tokens/eager-1"
+    finally:
+        await client.aclose()
+        await runner.cleanup()
