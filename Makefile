@@ -117,7 +117,7 @@ bench-tools: $(BENCH_STAMP) ## Install the benchmark tools: h2load (Debian nghtt
 	@command -v h2load >/dev/null
 
 .PHONY: bench
-bench: bench-tools ## Benchmark: echo, livetokens (stub, emulator, security on) and the google-genai SDK, interleaved; JSON + plot in bench/results/.
+bench: bench-tools bench-workers ## Benchmark: echo, livetokens (stub, emulator, security on) and the google-genai SDK, interleaved; JSON + plot in bench/results/.
 	$(PY) bench/bench.py $(BENCH_ARGS)
 
 # Hardening benchmarks (docs/hardening.md), in their own files beside bench/bench.py.
@@ -141,6 +141,10 @@ bench-transport: venv ## Benchmark the two httpx transports (aiohttp vs httpx's 
 .PHONY: profile
 profile: bench-tools ## py-spy profile of livetokens under h2load load: top functions, flame graph in bench/results/.
 	$(PY) bench/profile.py $(BENCH_ARGS)
+
+.PHONY: bench-workers
+bench-workers: venv redis-server ## 1 worker against 2 workers, both with --state redis (bench/workers.py).
+	$(PY) bench/workers.py
 
 .PHONY: clean
 clean: ## Remove the venv, tools and caches.

@@ -43,11 +43,14 @@ class RedisServer:
         *,
         persistent: bool = False,
         extra: Sequence[str] = (),
+        tls: bool = False,
     ) -> None:
+        """``tls``: listen with TLS only (give the --tls-* files in ``extra``)."""
         self.folder = folder
         self.port = free_port()
         self.persistent = persistent
         self.extra = list(extra)
+        self.tls = tls
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -67,8 +70,11 @@ class RedisServer:
             redis_binary(),
             "--bind",
             "127.0.0.1",
-            "--port",
-            str(self.port),
+            *(
+                ["--port", "0", "--tls-port", str(self.port)]
+                if self.tls
+                else ["--port", str(self.port)]
+            ),
             "--dir",
             str(self.folder),
             "--daemonize",
@@ -96,6 +102,8 @@ class RedisServer:
     def _answers(self) -> bool:
         try:
             with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as sock:
+                if self.tls:
+                    return True  # it accepts; its TLS handshake is the test's business
                 sock.sendall(b"PING\r\n")
                 reply = sock.recv(64)
         except OSError:

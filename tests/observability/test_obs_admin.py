@@ -92,3 +92,26 @@ async def test_an_admin_address_in_use_fails_start_up_naming_the_flag(
             await start_server(
                 observability=ObservabilitySettings(admin_listen=f"127.0.0.1:{port}")
             )
+
+
+async def test_a_busy_default_admin_port_is_only_a_warning(
+    start_server: StartServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """serve's loopback defaults (not asked for explicitly) may be taken by another
+    instance: the server starts without that listener and says so."""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        running = await start_server(
+            observability=ObservabilitySettings(
+                admin_listen=f"127.0.0.1:{port}",
+                health_listen="127.0.0.1:0",
+                optional_listeners=("admin", "health"),
+            )
+        )
+    assert running.admin is not None
+    assert running.admin.http_port is None
+    assert running.admin.health_port
+    assert await health_status(running.admin.health_port) == "SERVING"
+    assert any("going on without it" in r.getMessage() for r in caplog.records)

@@ -14,6 +14,7 @@ def test_serve_defaults_bind_the_admin_ports_on_loopback() -> None:
     assert obs == ObservabilitySettings(
         admin_listen="127.0.0.1:8081",
         health_listen="127.0.0.1:8082",
+        optional_listeners=("admin", "health"),
         drain_delay=5.0,
         log_format="text",
         otlp_endpoint=None,
@@ -36,6 +37,7 @@ def test_environment_then_flags() -> None:
     obs = from_env(env, drain_delay=12.0, max_connection_age_grace=5.0).observability
     assert obs.admin_listen == "0.0.0.0:9090"
     assert obs.health_listen is None
+    assert obs.optional_listeners == ()  # both were given: both must bind
     assert obs.log_format == "json"
     assert obs.otlp_endpoint == "http://collector:4317"
     assert (obs.max_connection_age, obs.max_connection_age_grace) == (120.0, 5.0)

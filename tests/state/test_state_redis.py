@@ -104,7 +104,7 @@ async def test_fail_closed_refuses_until_redis_returns_then_recovers(
     """Closed mode: STATE_UNAVAILABLE with RetryInfo while down, shared state after."""
     server = RedisServer(tmp_path / "r")
     server.start()
-    guard = GuardedStore(RedisStore(server.url), mode="closed", reopen_after=0.1)
+    guard = GuardedStore(RedisStore(server.url), mode="closed", reopen_after=0.1, trip_after=1)
     try:
         assert await guard.take("app", 1, 5, deadline=None) == 0
         server.kill()
@@ -130,7 +130,7 @@ async def test_local_mode_carries_on_in_memory_logged_and_counted(
     """Local mode: claims and buckets from memory while Redis is down, counted, logged once."""
     server = RedisServer(tmp_path / "r")
     server.start()
-    guard = GuardedStore(RedisStore(server.url), mode="local", reopen_after=0.1)
+    guard = GuardedStore(RedisStore(server.url), mode="local", reopen_after=0.1, trip_after=1)
     try:
         server.kill()
         with caplog.at_level(logging.ERROR):
@@ -175,5 +175,82 @@ async def test_an_acl_user_with_a_password_is_required(tmp_path: pathlib.Path) -
         assert redact("redis://u:pw@h:1/0") == "redis://u:***@h:1/0"
     finally:
         for store in (good, bad, anonymous):
+            await store.aclose()
+        server.stop()
+
+
+def _tls_files(folder: pathlib.Path) -> tuple[pathlib.Path, pathlib.Path, pathlib.Path]:
+    """A CA and a certificate for 127.0.0.1 signed by it, made now (cert, key, ca)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "redis test CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "redis")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = folder / "redis.crt", folder / "redis.key", folder / "ca.crt"
+    paths[0].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    paths[2].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    return paths
+
+
+async def test_rediss_speaks_tls_verified_against_the_given_ca(tmp_path: pathlib.Path) -> None:
+    """rediss:// with ssl_ca_certs works against a TLS-only Redis; without the CA the
+    server is not trusted and the call fails (StateUnavailable)."""
+    cert, key, ca = _tls_files(tmp_path / "pki")
+    server = RedisServer(tmp_path / "r", tls=True)
+    server.extra = [
+        "--tls-cert-file", str(cert), "--tls-key-file", str(key),
+        "--tls-ca-cert-file", str(ca), "--tls-auth-clients", "no",
+    ]  # fmt: skip
+    server.start()
+    trusted = RedisStore(f"rediss://127.0.0.1:{server.port}/0?ssl_ca_certs={ca}")
+    untrusted = RedisStore(f"rediss://127.0.0.1:{server.port}/0")
+    plaintext = RedisStore(f"redis://127.0.0.1:{server.port}/0", call_timeout=1)
+    try:
+        assert isinstance(await trusted.claim(KEY, DIGEST, 5, deadline=None), Claimed)
+        for refused in (untrusted, plaintext):
+            with pytest.raises(StateUnavailable):
+                await refused.look(KEY, deadline=None)
+    finally:
+        for store in (trusted, untrusted, plaintext):
             await store.aclose()
         server.stop()

@@ -16,6 +16,8 @@ for ``grpc:`` probes, or both.
 from __future__ import annotations
 
 import logging
+from collections.abc import Coroutine
+from typing import Any
 
 import grpc
 from aiohttp import web
@@ -64,7 +66,11 @@ class AdminServer:
         health_listen: str | None,
         registry: CollectorRegistry,
         readiness: Readiness,
+        optional: tuple[str, ...] = (),
     ) -> None:
+        """``optional``: listeners ("admin", "health") that may fail to bind with only a
+        warning (serve's defaults, not asked for explicitly)."""
+        self._optional = optional
         self._http_listen = http_listen
         self._health_listen = health_listen
         self._registry = registry
@@ -79,23 +85,32 @@ class AdminServer:
         cannot be bound."""
         try:
             if self._health_listen is not None:
-                await self._start_health(self._health_listen)
+                await self._optionally("health", self._start_health(self._health_listen))
             if self._http_listen is not None:
-                await self._start_http(self._http_listen)
+                await self._optionally("admin", self._start_http(self._http_listen))
         except BaseException:
             await self.stop()
             raise
 
-    async def _start_health(self, listen: str) -> None:
-        self._grpc = grpc.aio.server()
-        servicer = health.aio.HealthServicer()
-        health_pb2_grpc.add_HealthServicer_to_server(servicer, self._grpc)
+    async def _optionally(self, name: str, starting: Coroutine[Any, Any, None]) -> None:
         try:
-            port = self._grpc.add_insecure_port(listen)
+            await starting
+        except SettingsError as exc:
+            if name not in self._optional:
+                raise
+            log.warning("%s; going on without it (set --%s-listen to require it)", exc, name)
+
+    async def _start_health(self, listen: str) -> None:
+        server = grpc.aio.server()
+        servicer = health.aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
+        try:
+            port = server.add_insecure_port(listen)
         except RuntimeError:
             port = 0
         if port == 0:
             raise SettingsError(f"--health-listen: cannot listen on {listen}")
+        self._grpc = server
         self.health_port = port
         self._readiness.attach(servicer)
         await self._grpc.start()
@@ -105,17 +120,19 @@ class AdminServer:
         app.router.add_get("/livez", self._livez)
         app.router.add_get("/readyz", self._readyz)
         app.router.add_get("/metrics", self._metrics)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await self._runner.setup()
+        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await runner.setup()
         host, _, port = listen.rpartition(":")
-        site = web.TCPSite(self._runner, host.strip("[]"), int(port))
+        site = web.TCPSite(runner, host.strip("[]"), int(port))
         try:
             await site.start()
         except OSError as exc:
+            await runner.cleanup()
             raise SettingsError(
                 f"--admin-listen: cannot listen on {listen} ({exc.strerror})"
             ) from None
-        self.http_port = int(self._runner.addresses[0][1])
+        self._runner = runner
+        self.http_port = int(runner.addresses[0][1])
 
     async def _livez(self, request: web.Request) -> web.Response:
         return web.Response(text="ok\n")

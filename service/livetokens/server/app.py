@@ -296,6 +296,7 @@ async def create_server(
         health_listen=obs.health_listen,
         registry=metrics.registry,
         readiness=readiness,
+        optional=obs.optional_listeners,
     )
     try:
         port = security.add_port(server, settings.listen)

@@ -404,7 +404,7 @@ def _add_state_arguments(serve: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--state-lease", help="seconds a mint's claim outlives a replica that died (default 5)"
     )
-    group.add_argument("--state-timeout", help="cap in seconds on one Redis call (default 0.5)")
+    group.add_argument("--state-timeout", help="cap in seconds on one Redis call (default 1)")
     group.add_argument(
         "--idempotency-max-bytes",
         help="byte bound of the in-memory idempotency entries (default 64 MiB)",

@@ -131,9 +131,11 @@ class IdempotencyCache:
         flight.task = task
         self._flights[key] = flight
 
-        def forget(_: asyncio.Task[tuple[ts.Token, bool]]) -> None:
+        def forget(done: asyncio.Task[tuple[ts.Token, bool]]) -> None:
             if self._flights.get(key) is flight:
                 del self._flights[key]
+            if not done.cancelled():
+                done.exception()  # retrieved: every waiter may have gone already
 
         task.add_done_callback(forget)
         return await asyncio.shield(task)

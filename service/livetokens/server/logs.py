@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import os
 import sys
 from datetime import UTC, datetime
 from typing import Any
@@ -79,6 +80,8 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
         }
         entry.update(call_fields())
+        if worker_index():
+            entry["worker"] = int(worker_index())
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False, default=str)
@@ -87,11 +90,21 @@ class JsonFormatter(logging.Formatter):
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 
+def worker_index() -> str:
+    """Which worker of ``serve --workers N`` this process is ("" when not one)."""
+    value = os.environ.get("LIVETOKENS_WORKER_INDEX", "")
+    return value if value.isdigit() else ""
+
+
 def configure(log_format: str, level: str) -> None:
     """Send the root logger's records to stderr in ``log_format`` (text or json)."""
     handler = logging.StreamHandler(sys.stderr)
+    # A worker of `serve --workers N` says which one it is on every line.
+    text = TEXT_FORMAT.replace("%(message)s", f"[worker {worker_index()}] %(message)s")
     handler.setFormatter(
-        JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT)
+        JsonFormatter()
+        if log_format == "json"
+        else logging.Formatter(text if worker_index() else TEXT_FORMAT)
     )
     root = logging.getLogger()
     for old in list(root.handlers):

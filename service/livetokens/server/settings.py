@@ -133,6 +133,10 @@ class ObservabilitySettings:
     admin_listen: str | None = None
     # grpc.health.v1 alone, plaintext, for Kubernetes' `grpc:` probes. None: not served.
     health_listen: str | None = None
+    # Listeners ("admin", "health") left at serve's loopback default: if their port is
+    # taken (a second local instance, a test run), start-up warns and goes on without
+    # them. A listener given explicitly (flag or variable) must bind or start-up fails.
+    optional_listeners: tuple[str, ...] = ()
     # Seconds readiness reports NOT_SERVING, while the main listener still accepts
     # calls, before the listener stops (the endpoint-removal window).
     drain_delay: float = 0.0
@@ -166,7 +170,7 @@ class StateSettings:
     # Seconds a claim outlives a replica that died mid-mint.
     lease: float = 5.0
     # Cap in seconds on one Redis call (the caller's deadline bounds it too).
-    call_timeout: float = 0.5
+    call_timeout: float = 1.0
     # Server processes sharing the listen port (SO_REUSEPORT).
     workers: int = 1
     # With the memory backend and workers > 1: the operator accepts per-worker state.
@@ -404,11 +408,16 @@ def _observability(env: Mapping[str, str], given: dict[str, object]) -> Observab
     """ObservabilitySettings from flags (popped from ``given``), the environment, and
     the ``serve`` defaults. ``off`` turns a listener off."""
     values: dict[str, str] = {}
+    optional: list[str] = []
     for name, (var, default) in _OBSERVABILITY_ENV.items():
         if name in given:
             values[name] = str(given.pop(name)).strip()
+        elif env.get(var) is not None:
+            values[name] = env[var].strip()
         else:
-            values[name] = env.get(var, default).strip()
+            values[name] = default
+            if name in ("admin_listen", "health_listen"):
+                optional.append(name.removesuffix("_listen"))
     listeners: dict[str, str | None] = {}
     for name in ("admin_listen", "health_listen"):
         raw = values[name]
@@ -436,6 +445,7 @@ def _observability(env: Mapping[str, str], given: dict[str, object]) -> Observab
     return ObservabilitySettings(
         admin_listen=listeners["admin_listen"],
         health_listen=listeners["health_listen"],
+        optional_listeners=tuple(optional),
         log_format=log_format,  # type: ignore[arg-type]
         otlp_endpoint=endpoint or None,
         **spans,
@@ -637,7 +647,7 @@ def environ_doc() -> dict[str, str]:
             "deduplication and limits while it is down)."
         ),
         "LIVETOKENS_STATE_LEASE": "Seconds a mint's claim outlives a dead replica (default 5).",
-        "LIVETOKENS_STATE_TIMEOUT": "Cap in seconds on one Redis call (default 0.5).",
+        "LIVETOKENS_STATE_TIMEOUT": "Cap in seconds on one Redis call (default 1).",
         "LIVETOKENS_IDEMPOTENCY_MAX_BYTES": (
             "Byte bound of in-memory idempotency entries (default 67108864 = 64 MiB)."
         ),

@@ -220,7 +220,7 @@ def build_security(
         settings,
         policies,
         authenticator,
-        rate_limiter or RateLimiter(),
+        rate_limiter if rate_limiter is not None else RateLimiter(),
         audit,
         tls,
         tuple(methods),

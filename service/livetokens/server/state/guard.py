@@ -9,10 +9,11 @@ and rate limits), logged once per outage and counted per call. Availability is k
 the price of what the backend promised: while it is down a retry on another replica
 mints again, and every replica gives a caller its full rate.
 
-Either way a failure opens a short circuit (``reopen_after`` seconds) during which the
-backend is not asked, so a hung Redis costs callers nothing but that wait once; after
+A failed call is answered per the mode at once. ``trip_after`` failures in a row (no
+success between) open a short circuit (``reopen_after`` seconds) during which the
+backend is not asked, so a dead or hung Redis costs callers nothing but one wait; after
 it the next call probes the backend again, and the first success closes the circuit
-(recovery needs nobody).
+(recovery needs nobody). One slow call under load does not open it.
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ class GuardedStore:
         mode: FailureMode = "closed",
         local: MemoryStore | None = None,
         reopen_after: float = 1.0,
+        trip_after: int = 3,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """``local`` is the memory used in ``local`` mode (one is made when None)."""
@@ -77,8 +79,10 @@ class GuardedStore:
         self.degraded_events = 0
         self.outages = 0
         self._clock = clock
+        self.trip_after = trip_after
         self._retry_at = 0.0
         self._down = False
+        self._failures_in_a_row = 0
 
     @property
     def name(self) -> str:
@@ -97,8 +101,9 @@ class GuardedStore:
             try:
                 result = await primary()
             except StateUnavailable as exc:
-                self._trip(what, exc)
+                self._failed(what, exc)
             else:
+                self._failures_in_a_row = 0
                 if self._down:
                     self._down = False
                     log.warning(
@@ -111,7 +116,11 @@ class GuardedStore:
         self.degraded_events += 1
         return await local()
 
-    def _trip(self, what: str, exc: StateUnavailable) -> None:
+    def _failed(self, what: str, exc: StateUnavailable) -> None:
+        self._failures_in_a_row += 1
+        if self._failures_in_a_row < self.trip_after and not self._down:
+            log.warning("state backend %s: %s", self.primary.name, exc)
+            return
         self._retry_at = self._clock() + self.reopen_after
         if not self._down:
             self._down = True

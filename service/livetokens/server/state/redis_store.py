@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import secrets
 import time
 import urllib.parse
@@ -35,6 +36,8 @@ from livetokens.server.state.port import (
     Pending,
     StateUnavailable,
 )
+
+log = logging.getLogger(__name__)
 
 # Hash fields: s = state (P pending, D done), d = request digest, o = owner of a pending
 # claim, c = caller, t = the serialized Token.
@@ -138,8 +141,8 @@ class RedisStore:
         url: str,
         *,
         password: str | None = None,
-        call_timeout: float = 0.5,
-        max_connections: int = 64,
+        call_timeout: float = 1.0,
+        max_connections: int = 128,
         prefix: str = "livetokens",
     ) -> None:
         """``url`` is ``redis://[user@]host:port/db`` or ``rediss://`` (TLS; query
@@ -205,6 +208,14 @@ class RedisStore:
         except (RedisError, OSError) as exc:
             self.failures += 1
             raise StateUnavailable(f"{what}: {type(exc).__name__}: {exc}") from None
+        except Exception as exc:
+            # A connection torn down mid-reply can surface from redis-py's parser as
+            # something else (EOFError, AttributeError...): still "Redis did not answer".
+            self.failures += 1
+            log.warning(
+                "unexpected %s from redis-py during %s", type(exc).__name__, what, exc_info=True
+            )
+            raise StateUnavailable(f"{what}: {type(exc).__name__}") from None
 
     def _script(self, script: Any, key: str, args: list[Any]) -> Callable[[], Awaitable[Any]]:
         return lambda: script(keys=[key], args=args)
