@@ -1,12 +1,17 @@
 """A small client for livetokens: sync and asyncio, retries per the shared service config.
 
-from livetokens.client import Client
-from livetokens.v1 import live_config_pb2 as lc, token_service_pb2 as ts
+    from datetime import timedelta
 
-with Client("127.0.0.1:50051", plaintext=True) as client:
-        model = "gemini-live-2.5-flash-preview"
-        request = ts.TokenRequest(constraints=ts.LiveConstraints(model=model))
-        token = client.mint_token(request)
+    from livetokens.client import Client, expire_time
+    from livetokens.v1 import token_service_pb2 as ts
+
+    with Client("livetokens.internal:443", ca_file="ca.pem",
+                cert_file="me.pem", key_file="me-key.pem") as client:
+        token = client.mint_token(ts.TokenRequest(lifetime=timedelta(minutes=10)))
+        print(token.fingerprint, expire_time(token))  # never print token.name
+
+Errors are grpc.RpcError; error_details() decodes them (reason, ErrorReason constant, field
+violations, retry delay). See clients/python/README.md.
 """
 
 from livetokens.client._client import (
