@@ -125,7 +125,7 @@ bench-transport: venv ## Benchmark the two httpx transports (aiohttp vs httpx's 
 	$(PY) bench/mint_bench.py $(BENCH_ARGS)
 
 .PHONY: profile
-profile: bench-tools ## py-spy profile of livetokens under h2load load: top functions, flame graph in bench/results/.
+profile: bench-tools ## py-spy profile of livetokens under h2load load: top functions; collapsed stacks (speedscope, flamegraph.pl) in bench/results/.
 	$(PY) bench/profile.py $(BENCH_ARGS)
 
 .PHONY: bench-workers

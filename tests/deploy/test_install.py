@@ -129,6 +129,11 @@ async def test_install_script_as_non_root_then_serve_and_mint(installed: pathlib
                 "--listen",
                 "127.0.0.1:0",
                 "--insecure-no-auth",
+                # Admin listeners on free ports (their defaults, 8081/8082, are fixed).
+                "--admin-listen",
+                "127.0.0.1:0",
+                "--health-listen",
+                "127.0.0.1:0",
                 "--upstream-url",
                 url,
                 "--port-file",

@@ -175,7 +175,18 @@ async def stack(tmp_path: pathlib.Path) -> AsyncIterator[Stack]:
             str(policy),
             "--audit-log",
             str(audit),
-            env=clean_env(GEMINI_API_KEY=key, LIVETOKENS_GRACE_PERIOD="10"),
+            # Readiness NOT_SERVING for 0.5 s, then the listener stops with the slow
+            # mints still in flight: they must finish within the grace period.
+            "--drain-delay",
+            "0.5",
+            # Admin listeners on free ports (their defaults, 8081/8082, are fixed).
+            "--admin-listen",
+            "127.0.0.1:0",
+            "--health-listen",
+            "127.0.0.1:0",
+            "--grace-period",
+            "10",
+            env=clean_env(GEMINI_API_KEY=key),
         ) as server:
             port = await wait_for_port_file(port_file, server)
             proxy_port = free_port()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import pathlib
 import uuid
 from collections.abc import AsyncIterator
@@ -117,3 +118,38 @@ async def test_with_redis_down_a_caller_gets_state_unavailable_with_retry_info(
     assert (seen.code, seen.reason) == (grpc.StatusCode.UNAVAILABLE, "STATE_UNAVAILABLE")
     assert seen.retry_delay is not None
     assert seen.retry_delay.total_seconds() > 0
+
+
+async def test_a_server_started_without_redis_says_so_refuses_then_recovers_by_itself(
+    tmp_path: pathlib.Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Redis not running at start-up: a warning, STATE_UNAVAILABLE; Redis starts: mints."""
+    redis = RedisServer(tmp_path / "redis")
+    async with Emulator(EmulatorConfig(api_keys=frozenset({API_KEY}))) as emu:
+        with caplog.at_level(logging.WARNING):
+            running = await started(emu, StateSettings(backend=redis.url))
+        assert any("NOT reachable" in r.getMessage() for r in caplog.records)
+        request = seed_request(request_id=str(uuid.uuid4()))
+        try:
+            async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
+                stub = ts_grpc.TokenServiceStub(channel)
+                with pytest.raises(grpc.aio.AioRpcError) as caught:
+                    await stub.MintToken(request, timeout=5)
+                assert refusal(caught.value).reason == "STATE_UNAVAILABLE"
+                redis.start()
+                token, reasons = None, set()
+                for _ in range(50):
+                    try:
+                        token = await stub.MintToken(request, timeout=5)
+                        break
+                    except grpc.aio.AioRpcError as exc:
+                        reasons.add(refusal(exc).reason)
+                        await asyncio.sleep(0.2)
+                assert token is not None
+                assert reasons <= {"STATE_UNAVAILABLE"}
+                again = await stub.MintToken(request, timeout=5)
+        finally:
+            await running.stop(0)
+            redis.stop()
+        assert again.name == token.name
+        assert len(emu.requests) == 1

@@ -38,7 +38,7 @@ from livetokens.server.settings import (
     Settings,
     SettingsError,
 )
-from livetokens.server.state import StateStore, build_store
+from livetokens.server.state import GuardedStore, StateStore, build_store
 from livetokens.server.tracing import Tracing, otlp_provider
 from livetokens.server.upstream import GeminiTokenClient, default_transport
 from livetokens.v1 import token_service_pb2 as ts
@@ -299,7 +299,14 @@ async def create_server(
         raise
     await server.start()
     await readiness.serving()
-    log.info("state backend: %s", state.name)
+    if isinstance(state, GuardedStore):
+        line = await state.check()
+        if state.down or "NOT reachable" in line:
+            log.warning("%s", line)
+        else:
+            log.info("%s", line)
+    else:
+        log.info("state backend: %s (per process)", state.name)
     running = RunningServer(
         server,
         port,

@@ -190,6 +190,21 @@ class GuardedStore:
         """Release where the claim was made (raises StateUnavailable from the backend)."""
         await self._owner_store(owner).release(key, owner, deadline=deadline)
 
+    async def check(self) -> str:
+        """Ask the backend once at start-up; a sentence for the log. An unreachable
+        backend does not stop the server: calls follow the failure mode until it answers."""
+        ping = getattr(self.primary, "ping", None)
+        if ping is None:
+            return f"state backend {self.name}"
+        try:
+            await ping(deadline=time.monotonic() + 2.0)
+        except StateUnavailable as exc:
+            return (
+                f"state backend {self.name} is NOT reachable ({exc}); calls that need it "
+                f"follow --state-failure-mode {self.mode} until it answers"
+            )
+        return f"state backend {self.name} reachable"
+
     async def aclose(self) -> None:
         """Close the backend."""
         await self.primary.aclose()

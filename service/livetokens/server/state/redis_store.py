@@ -297,6 +297,10 @@ class RedisStore:
         )
         return float(reply)
 
+    async def ping(self, *, deadline: float | None) -> None:
+        """PING (raises StateUnavailable): for the start-up line."""
+        await self._call("ping", lambda: self._client.ping(), deadline)
+
     async def aclose(self) -> None:
         """Close the pool."""
         await self._client.aclose()
