@@ -120,6 +120,20 @@ bench-tools: $(BENCH_STAMP) ## Install the benchmark tools: h2load (Debian nghtt
 bench: bench-tools bench-workers ## Benchmark: echo, livetokens (stub, emulator, security on) and the google-genai SDK, interleaved; JSON + plot in bench/results/.
 	$(PY) bench/bench.py $(BENCH_ARGS)
 
+# Hardening benchmarks (docs/hardening.md), in their own files beside bench/bench.py.
+SOAK_ARGS ?=
+
+.PHONY: soak
+soak: venv ## 3-minute soak, 64 in flight, fresh request_id per call: RSS growth, p99 drift, worst health check (SOAK_ARGS="--seconds 30" for a quick check).
+	$(PY) bench/soak.py $(SOAK_ARGS)
+
+.PHONY: bench-hardening
+bench-hardening: venv ## 2,000 mints in flight at 250 ms upstream latency, and how long the worst admitted request holds the event loop.
+	$(PY) bench/overload.py
+	$(PY) bench/worst_request.py
+
+bench: bench-hardening
+
 .PHONY: bench-transport
 bench-transport: venv ## Benchmark the two httpx transports (aiohttp vs httpx's own) through the server.
 	$(PY) bench/mint_bench.py $(BENCH_ARGS)

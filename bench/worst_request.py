@@ -1,12 +1,19 @@
-"""``make bench-worst``: how long the most expensive request the budget admits holds
+"""``make bench-hardening``: how long the most expensive request the budget admits holds
 the event loop.
 
 A benchmark, not a test. It builds the requests that cost livetokens the most while
-staying within the default cost budget (docs/hardening.md) and times, in this
-process, the synchronous work one mint does on the event loop between two awaits:
-decode, the budget walk, validation, translation and the JSON body. Each figure is
-the median of ``--repeat`` runs (min and max beside it), since other jobs share the
-machine. The goal is under 20 ms per request.
+staying within the default cost budget (docs/hardening.md) and measures two things:
+
+- CPU: the synchronous work of one mint (decode, budget walk, validation, translation,
+  the JSON body), timed in this process: the median of ``--repeat`` runs, min and max
+  beside it. This is what would hold the event loop if it all ran inline.
+- Event loop: a real server (in this process; the emulator in its own) gets
+  each request ``--repeat`` times over a real channel while a probe task sleeps 1 ms
+  in a loop on the server's event loop; the figure is the probe's worst lateness,
+  i.e. the longest any other caller's call could not be served. Requests over 4 KiB
+  are checked and translated in a worker thread, so this is far below the CPU figure.
+
+The goal is under 20 ms on the event loop.
 
     .venv/bin/python bench/worst_request.py [--repeat 20]
 """
@@ -14,14 +21,23 @@ machine. The goal is under 20 ms per request.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
+import dataclasses
 import json
+import logging
+import secrets
 import statistics
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
+import grpc
+from hardening_support import emulator_process
+
+from livetokens.server import Settings, UpstreamSettings, create_server
 from livetokens.server.budget import Budget, over_budget
-from livetokens.server.settings import LimitSettings
+from livetokens.server.settings import LimitSettings, Secret, SecuritySettings
 from livetokens.server.translate import translate
 from livetokens.server.validation import validate
 from livetokens.v1 import live_config_pb2 as lc
@@ -123,30 +139,121 @@ def measure(work: Callable[[], None], repeat: int) -> list[float]:
     return times
 
 
+class LagProbe:
+    """Sleeps 1 ms at a time on the event loop and records how late it wakes up."""
+
+    def __init__(self) -> None:
+        self.worst = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        while True:
+            before = time.perf_counter()
+            await asyncio.sleep(0.001)
+            self.worst = max(self.worst, (time.perf_counter() - before - 0.001) * 1000)
+
+    def reset(self) -> None:
+        """Forget what was measured so far."""
+        self.worst = 0.0
+
+    def start(self) -> None:
+        """Start probing on the running loop."""
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        """Stop probing."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+
+async def loop_hold(
+    candidates: dict[str, bytes], repeat: int
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Per request: the worst event-loop lateness (ms) while a real server handles it,
+    and the event-loop thread's own CPU time per call (ms; other processes' load does
+    not count in it, unlike in the lateness)."""
+    logging.disable(logging.INFO)
+    key = "bench-" + secrets.token_hex(8)
+    held: dict[str, float] = {}
+    loop_cpu: dict[str, float] = {}
+    async with emulator_process(key) as base_url:
+        settings = Settings(
+            listen="127.0.0.1:0",
+            upstream=dataclasses.replace(UpstreamSettings(), base_url=base_url),
+            api_key=Secret(key),
+            security=SecuritySettings(insecure_no_auth=True),
+        )
+        running = await create_server(settings)
+        probe = LagProbe()
+        probe.start()
+        try:
+            async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
+                call = channel.unary_unary(
+                    "/livetokens.v1.TokenService/MintToken",
+                    request_serializer=None,
+                    response_deserializer=ts.Token.FromString,
+                )
+                for name, raw in candidates.items():
+                    await call(raw, timeout=30)  # warm up (and check it is admitted)
+                    await asyncio.sleep(0.05)
+                    probe.reset()
+                    cpu = time.thread_time()
+                    for _ in range(repeat):
+                        await call(raw, timeout=30)
+                    loop_cpu[name] = (time.thread_time() - cpu) * 1000 / repeat
+                    held[name] = probe.worst
+        finally:
+            await probe.stop()
+            await running.stop(1)
+    return held, loop_cpu
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=20)
     args = parser.parse_args(argv)
     budget = Budget()
     max_bytes = LimitSettings().max_request_bytes
+    small = _base()
+    small.constraints.config.temperature = 0.7
     candidates = {
-        "2,000 schema nodes, wide, long descriptions": fit(wide_schemas(budget, 240), max_bytes),
-        "2,000 schema nodes, wide, no descriptions": wide_schemas(budget, 0),
-        "2,000 schema nodes, 16 deep": deep_schemas(budget),
-        "512 declarations, long descriptions": fit(many_declarations(budget), max_bytes),
+        "seed request (for comparison)": small,
+        f"{budget.max_schema_nodes:,} schema nodes, wide, long descriptions": fit(
+            wide_schemas(budget, 240), max_bytes
+        ),
+        f"{budget.max_schema_nodes:,} schema nodes, wide, no descriptions": wide_schemas(budget, 0),
+        f"{budget.max_schema_nodes:,} schema nodes, 16 deep": deep_schemas(budget),
+        f"{budget.max_declarations} declarations, long descriptions": fit(
+            many_declarations(budget), max_bytes
+        ),
         "100,000-character system instruction": long_instruction(),
     }
-    print("| request (within the default budget) | bytes | event loop, median (min-max) |")
-    print("|---|--:|--:|")
-    worst = 0.0
-    for name, request in candidates.items():
-        raw = request.SerializeToString()
+    encoded = {name: request.SerializeToString() for name, request in candidates.items()}
+    held, loop_cpu = asyncio.run(loop_hold(encoded, args.repeat))
+    print(
+        "| request (within the default budget) | bytes | CPU per mint, median (min-max) "
+        "| event-loop thread CPU per call | event loop late, worst |"
+    )
+    print("|---|--:|--:|--:|--:|")
+    worst_cpu = worst_loop = worst_thread = 0.0
+    for name, raw in encoded.items():
         assert len(raw) <= max_bytes, (name, len(raw))
         times = measure(lambda raw=raw: mint_work(raw, budget), args.repeat)
         median = statistics.median(times)
-        worst = max(worst, median)
-        print(f"| {name} | {len(raw):,} | {median:.1f} ms ({min(times):.1f}-{max(times):.1f}) |")
-    print(f"\nworst admitted request: {worst:.1f} ms on the event loop (goal < 20 ms)")
+        worst_cpu = max(worst_cpu, median)
+        worst_loop = max(worst_loop, held[name])
+        worst_thread = max(worst_thread, loop_cpu[name])
+        print(
+            f"| {name} | {len(raw):,} | {median:.1f} ms ({min(times):.1f}-{max(times):.1f}) "
+            f"| {loop_cpu[name]:.1f} ms | {held[name]:.1f} ms |"
+        )
+    print(
+        f"\nworst admitted request: {worst_cpu:.1f} ms of CPU in all, {worst_thread:.1f} ms of "
+        f"it on the event-loop thread; the event loop was late by at most {worst_loop:.1f} ms "
+        "(goal < 20 ms; the seed request's row is this machine's noise floor)"
+    )
     return 0
 
 
