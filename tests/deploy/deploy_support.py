@@ -40,17 +40,18 @@ def venv_tool(name: str) -> pathlib.Path:
 
 
 def helm(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """Run the pinned helm with a private, empty home (no repositories, no plugins)."""
-    home = pathlib.Path(tempfile.gettempdir()) / f"livetokens-helm-{os.getpid()}"
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HELM_CACHE_HOME": str(home / "cache"),
-        "HELM_CONFIG_HOME": str(home / "config"),
-        "HELM_DATA_HOME": str(home / "data"),
-    }
-    return subprocess.run(
-        [str(tool("helm")), *args], capture_output=True, text=True, env=env, check=check
-    )
+    """Run the pinned helm with a private, empty home (no repositories, no plugins),
+    removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="livetokens-helm-") as home:
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HELM_CACHE_HOME": f"{home}/cache",
+            "HELM_CONFIG_HOME": f"{home}/config",
+            "HELM_DATA_HOME": f"{home}/data",
+        }
+        return subprocess.run(
+            [str(tool("helm")), *args], capture_output=True, text=True, env=env, check=check
+        )
 
 
 def render(*value_files: str, set_values: Sequence[str] = ()) -> list[dict[str, Any]]:
