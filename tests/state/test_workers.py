@@ -75,7 +75,10 @@ async def test_two_workers_share_one_port_and_one_redis(
         names = set()
         for _ in range(12):
             # A new channel is a new connection: the kernel picks a worker for each.
-            async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            # A local subchannel pool: channels to one target would share a connection.
+            async with grpc.aio.insecure_channel(
+                f"127.0.0.1:{port}", options=[("grpc.use_local_subchannel_pool", 1)]
+            ) as channel:
                 stub = ts_grpc.TokenServiceStub(channel)
                 await stub.MintToken(ts.TokenRequest(), timeout=10)
                 token = await stub.MintToken(
