@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import os
 import pathlib
 import secrets
@@ -71,11 +72,14 @@ async def _mint(port: int, uses: int) -> str:
 async def test_a_configmap_swap_reloads_the_policy_and_an_invalid_one_is_refused(
     start_server: StartServer, tmp_path: pathlib.Path
 ) -> None:
-    """New policy in force after the swap; a broken file afterwards keeps it."""
-    volume = ConfigMapVolume(tmp_path)
+    """New policy in force after the swap; a broken file afterwards keeps it; both
+    reloads are counted and recorded in the audit log."""
+    audit = tmp_path / "audit.jsonl"
+    volume = ConfigMapVolume(tmp_path / "volume")
+    volume.root.mkdir()
     volume.publish(POLICY + "max_uses = 5\n")
     running = await start_server(
-        security=SecuritySettings(policy_file=volume.path),
+        security=SecuritySettings(policy_file=volume.path, audit_log=audit),
         observability=ObservabilitySettings(admin_listen="127.0.0.1:0", policy_poll_interval=0.05),
     )
     assert await _mint(running.port, 3) == "OK"
@@ -99,6 +103,13 @@ async def test_a_configmap_swap_reloads_the_policy_and_an_invalid_one_is_refused
     assert await _mint(running.port, 3) == "PERMISSION_DENIED"
     text = await scrape(running)
     assert value(text, "livetokens_policy_info", sha256=digest) == 1
+    await running.stop(1)  # flushes the audit log
+    reloads = [
+        record
+        for record in map(json.loads, audit.read_text().splitlines())
+        if record.get("type") == "policy-reload"
+    ]
+    assert [(r["ok"], r["policy_sha256"]) for r in reloads] == [(True, digest), (False, digest)]
 
 
 def test_the_signature_follows_the_symlink_chain(tmp_path: pathlib.Path) -> None:

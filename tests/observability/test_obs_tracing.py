@@ -6,18 +6,22 @@ from __future__ import annotations
 import pathlib
 import secrets
 import uuid
+from concurrent import futures
+from typing import Any
 
 import grpc
 import pytest
 from lt_support import API_KEY, seed_request
 from obs_support import StartServer
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as otlp
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc as otlp_grpc
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
 from livetokens.server.security.policy import hash_secret
-from livetokens.server.settings import SecuritySettings
+from livetokens.server.settings import ObservabilitySettings, SecuritySettings
 from livetokens.v1 import token_service_pb2 as ts
 from livetokens.v1 import token_service_pb2_grpc as ts_grpc
 
@@ -89,3 +93,55 @@ async def test_the_caller_trace_continues_through_the_mint_to_the_upstream_post(
     for secret in (APP, API_KEY, token.name, token.name.removeprefix("auth_tokens/")):
         assert secret not in texts
     assert "bearer" not in texts.lower()
+
+
+class Collector(otlp_grpc.TraceServiceServicer):
+    """A minimal OTLP/gRPC trace collector that keeps what it receives."""
+
+    def __init__(self) -> None:
+        self.requests: list[otlp.ExportTraceServiceRequest] = []
+
+    def Export(
+        self, request: otlp.ExportTraceServiceRequest, context: Any
+    ) -> otlp.ExportTraceServiceResponse:
+        """Keep the spans."""
+        self.requests.append(request)
+        return otlp.ExportTraceServiceResponse()
+
+
+async def test_spans_are_exported_over_otlp_when_an_endpoint_is_set(
+    start_server: StartServer,
+) -> None:
+    """--otlp-endpoint: the MintToken and upstream spans reach a real OTLP/gRPC collector,
+    flushed at shutdown, tagged service.name=livetokens."""
+    collector = Collector()
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    otlp_grpc.add_TraceServiceServicer_to_server(collector, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        running = await start_server(
+            observability=ObservabilitySettings(otlp_endpoint=f"http://127.0.0.1:{port}")
+        )
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
+            await ts_grpc.TokenServiceStub(channel).MintToken(
+                seed_request(), timeout=10, metadata=(("traceparent", TRACEPARENT),)
+            )
+        await running.stop(1)
+    finally:
+        server.stop(0)
+    spans = [
+        (resource, span)
+        for request in collector.requests
+        for resource in request.resource_spans
+        for scope in resource.scope_spans
+        for span in scope.spans
+    ]
+    assert sorted(span.name for _, span in spans) == [
+        "/livetokens.v1.TokenService/MintToken",
+        "POST",
+    ]
+    for resource, span in spans:
+        assert span.trace_id.hex() == TRACE_ID
+        attributes = {a.key: a.value.string_value for a in resource.resource.attributes}
+        assert attributes["service.name"] == "livetokens"

@@ -98,7 +98,7 @@ class RunningServer:
                         if self.state is not None:
                             await self.state.aclose()
                     finally:
-                        self.tracing.shutdown()
+                        await self.tracing.shutdown()
                         if self.admin is not None:
                             await self.admin.stop()
 

@@ -14,6 +14,7 @@ secret: do not turn on OpenTelemetry's header capture
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import grpc
@@ -65,10 +66,12 @@ class Tracing:
             return transport
         return AsyncOpenTelemetryTransport(transport, tracer_provider=self.provider)
 
-    def shutdown(self) -> None:
-        """Flush and stop exporting (at the end of the drain)."""
-        if self.provider is not None:
-            self.provider.shutdown()
+    async def shutdown(self) -> None:
+        """Flush and stop exporting (at the end of the drain), off the event loop: the
+        exporter blocks on its collector."""
+        provider, self.provider = self.provider, None
+        if provider is not None:
+            await asyncio.to_thread(provider.shutdown)
 
 
 def annotate(reason: str, code: grpc.StatusCode) -> None:
