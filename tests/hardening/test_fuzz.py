@@ -196,7 +196,8 @@ def no_error_lines(caplog: pytest.LogCaptureFixture) -> Any:
     assert errors == []
 
 
-@settings(FUZZ, max_examples=350)
+@pytest.mark.timeout(120)  # about 5 s on an idle machine; far more on a loaded one
+@settings(FUZZ, max_examples=800)
 @given(payload=structured())
 async def test_structured_requests_with_extreme_values(
     fuzz_channel: grpc.aio.Channel, payload: bytes
@@ -205,14 +206,16 @@ async def test_structured_requests_with_extreme_values(
     check(await raw_call(fuzz_channel, payload))
 
 
-@settings(FUZZ, max_examples=350)
+@pytest.mark.timeout(120)  # about 5 s on an idle machine; far more on a loaded one
+@settings(FUZZ, max_examples=800)
 @given(payload=mutated())
 async def test_mutated_encodings(fuzz_channel: grpc.aio.Channel, payload: bytes) -> None:
     """Byte-level edits of valid requests: OK or a documented error with ErrorInfo."""
     check(await raw_call(fuzz_channel, payload))
 
 
-@settings(FUZZ, max_examples=250)
+@pytest.mark.timeout(120)
+@settings(FUZZ, max_examples=500)
 @given(payload=st.binary(max_size=600))
 async def test_random_bytes(fuzz_channel: grpc.aio.Channel, payload: bytes) -> None:
     """Random bytes: OK (they may happen to decode) or a documented error with ErrorInfo."""
