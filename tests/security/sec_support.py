@@ -14,6 +14,8 @@ from grpc_status import rpc_status
 from livetokens.emulator.pki import SAN, CertificateAuthority
 from livetokens.server import RunningServer
 from livetokens.server.errors import DOMAIN
+from livetokens.v1 import token_service_pb2 as ts
+from livetokens.v1 import token_service_pb2_grpc as ts_grpc
 
 SPIFFE_ID = "spiffe://example.org/ns/web/sa/frontend"
 DNS_NAME = "billing.internal.example.org"
@@ -102,6 +104,26 @@ def client_credentials(pki: PKI, client: Pair | None) -> grpc.ChannelCredentials
     return grpc.ssl_channel_credentials(
         root_certificates=pki.ca, private_key=client.key, certificate_chain=client.cert
     )
+
+
+async def mint_over(
+    port: int,
+    credentials: grpc.ChannelCredentials | None,
+    metadata: tuple[tuple[str, str], ...] = (),
+) -> ts.Token:
+    """One MintToken over a fresh channel to 127.0.0.1:``port`` (TLS when
+    ``credentials`` is given); raises the call's AioRpcError."""
+    target = f"127.0.0.1:{port}"
+    channel = (
+        grpc.aio.secure_channel(target, credentials)
+        if credentials is not None
+        else grpc.aio.insecure_channel(target)
+    )
+    async with channel:
+        token: ts.Token = await ts_grpc.TokenServiceStub(channel).MintToken(
+            ts.TokenRequest(), timeout=10, metadata=metadata
+        )
+        return token
 
 
 @dataclasses.dataclass(frozen=True)
