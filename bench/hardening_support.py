@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import dataclasses
 import math
-import os
 import pathlib
 import secrets
 import signal
@@ -24,6 +23,7 @@ import time
 from collections.abc import AsyncIterator, Sequence
 
 import grpc
+from bench_support import child_env, free_port
 
 from livetokens.v1 import live_config_pb2 as lc
 from livetokens.v1 import token_service_pb2 as ts
@@ -46,17 +46,6 @@ class Server:
         return f"127.0.0.1:{self.port}"
 
 
-def _env(api_key: str | None = None) -> dict[str, str]:
-    """This environment without LIVETOKENS_/GEMINI_ settings that could skew a run."""
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("LIVETOKENS_", "GEMINI_API_KEY"))
-    }
-    env["LIVETOKENS_GRACE_PERIOD"] = "1"
-    if api_key is not None:
-        env["GEMINI_API_KEY"] = api_key
-    return env
-
-
 @contextlib.asynccontextmanager
 async def serve(latency: float, *extra: str) -> AsyncIterator[Server]:
     """``livetokens serve`` against ``livetokens emulator`` (each in its own child process,
@@ -73,7 +62,7 @@ async def serve(latency: float, *extra: str) -> AsyncIterator[Server]:
             argv += list(extra)
             with log.open("wb") as out:
                 proc = await asyncio.create_subprocess_exec(
-                    *argv, stdout=out, stderr=subprocess.STDOUT, env=_env(key)
+                    *argv, stdout=out, stderr=subprocess.STDOUT, env=child_env(GEMINI_API_KEY=key)
                 )
             try:
                 deadline = time.monotonic() + 30
@@ -102,14 +91,12 @@ async def _stop(proc: asyncio.subprocess.Process, sig: int) -> None:
 async def emulator_process(api_key: str, latency: float = 0.0) -> AsyncIterator[str]:
     """``livetokens emulator`` in a child process (so that its own work on large bodies
     does not load the process being measured); yields its base URL."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     argv = [sys.executable, "-m", "livetokens.server", "emulator"]
     argv += ["--listen", f"127.0.0.1:{port}", "--api-key", api_key]
     argv += ["--latency-ms", f"{latency * 1000:g}"]
     proc = await asyncio.create_subprocess_exec(
-        *argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_env()
+        *argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=child_env()
     )
     try:
         deadline = time.monotonic() + 30
