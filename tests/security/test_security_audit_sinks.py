@@ -16,6 +16,7 @@ from typing import Any
 
 import grpc
 import pytest
+from lt_support import child_env
 from sec_support import StartServer, WritePolicy, details
 
 from livetokens.server.errors import Failure, Reason
@@ -47,8 +48,7 @@ async def test_serve_with_audit_log_on_stdout_mints_and_streams_records(
     """`--audit-log /dev/stdout` with stdout a pipe (a container's log stream): mints
     succeed, each record arrives on stdout, and the captured stream verifies."""
     port_file = tmp_path / "port"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GEMINI_", "LIVETOKENS_"))}
-    env["LIVETOKENS_AUDIT_KEY"] = KEY
+    env = child_env(LIVETOKENS_AUDIT_KEY=KEY)
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "livetokens.server", "serve", "--listen", "127.0.0.1:0",
         "--insecure-no-auth", "--emulator", "--audit-log", "/dev/stdout",
