@@ -49,7 +49,8 @@ def exporter() -> InMemorySpanExporter:
 async def test_the_caller_trace_continues_through_the_mint_to_the_upstream_post(
     start_server: StartServer, exporter: InMemorySpanExporter, tmp_path: pathlib.Path
 ) -> None:
-    """traceparent → MintToken server span → upstream POST client span; no secrets."""
+    """traceparent → MintToken server span (with the caller id) → upstream POST client
+    span; no secrets."""
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     policy = tmp_path / "policy.toml"
@@ -88,11 +89,15 @@ async def test_the_caller_trace_continues_through_the_mint_to_the_upstream_post(
         "rpc.grpc.status_code"
     ] == grpc.StatusCode.INVALID_ARGUMENT.value[0]
     assert refused.status.status_code == StatusCode.ERROR
+    for server in servers:
+        assert (server.attributes or {})["livetokens.caller"] == "bearer:app"
 
     texts = "\n".join(t for span in spans for t in _texts(span))
     for secret in (APP, API_KEY, token.name, token.name.removeprefix("auth_tokens/")):
         assert secret not in texts
-    assert "bearer" not in texts.lower()
+    # No authorization header (the caller id "bearer:app" names the method, not a secret).
+    assert "bearer " not in texts.lower()
+    assert "authorization" not in texts.lower()
 
 
 class Collector(otlp_grpc.TraceServiceServicer):

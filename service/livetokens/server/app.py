@@ -15,7 +15,6 @@ import dataclasses
 import logging
 import signal
 import sys
-from collections.abc import Callable
 
 import grpc
 import httpx
@@ -40,12 +39,16 @@ from livetokens.server.settings import (
     SettingsError,
 )
 from livetokens.server.state import GuardedStore, StateStore, build_store
+from livetokens.server.state_metrics import export_state
 from livetokens.server.tracing import Tracing, otlp_provider
 from livetokens.server.upstream import GeminiTokenClient, default_transport
 from livetokens.v1 import token_service_pb2 as ts
 
 log = logging.getLogger(__name__)
 
+# Seconds between pings of a shared state backend while no call needs it (the
+# livetokens_state_backend_up gauge follows Redis on an idle replica too).
+PROBE_INTERVAL = 5.0
 SERVICE_NAME = ts.DESCRIPTOR.services_by_name["TokenService"].full_name
 
 
@@ -130,37 +133,6 @@ def _metrics_for(security: Security) -> Metrics:
     if policies.path is None:
         return Metrics()
     return Metrics(known_caller=lambda caller: policies.current().for_caller(caller) is not None)
-
-
-def _gauge(obj: object, attribute: str) -> Callable[[], float | None]:
-    """Reads ``obj.attribute`` at scrape time; None (no sample) when it has none."""
-
-    def read() -> float | None:
-        value = getattr(obj, attribute, None)
-        return None if value is None else float(value)
-
-    return read
-
-
-def _state_gauges(metrics: Metrics, state: StateStore, idempotency: IdempotencyCache) -> None:
-    """Gauges of the state backend and idempotency cache (owned elsewhere), read through
-    their plain counter attributes at scrape time. A Redis backend has no per-process
-    entry count: those gauges are then absent."""
-    metrics.gauge_source(
-        "livetokens_idempotency_entries",
-        "Idempotency entries held in this process (memory backend).",
-        _gauge(state, "entries"),
-    )
-    metrics.gauge_source(
-        "livetokens_idempotency_bytes",
-        "Bytes of idempotency entries held in this process (memory backend).",
-        _gauge(state, "bytes"),
-    )
-    metrics.gauge_source(
-        "livetokens_idempotency_in_flight",
-        "Mints with a request_id in flight in this process.",
-        _gauge(idempotency, "in_flight"),
-    )
 
 
 def server_options(limits: LimitSettings, obs: ObservabilitySettings) -> list[tuple[str, int]]:
@@ -265,7 +237,7 @@ async def create_server(
         audit=security.audit,
         audit_fail_open=settings.security.audit_fail_open,
     )
-    _state_gauges(metrics, state, idempotency)
+    export_state(metrics, state, idempotency)
     if security.audit is not None:
         security.audit.observe = metrics.observe_audit
     server = grpc.aio.server(
@@ -314,6 +286,7 @@ async def create_server(
             log.warning("%s", line)
         else:
             log.info("%s", line)
+        state.start_probing(PROBE_INTERVAL)
     else:
         log.info("state backend: %s (per process)", state.name)
     running = RunningServer(

@@ -4,8 +4,9 @@ so tests that run many servers in one process do not collide).
 Recording happens at the edges: the servicer reports each MintToken call to
 :class:`Metrics` (``begin_mint`` … ``end``), the upstream client reports each HTTP
 attempt through its ``observe`` hook, the audit log is wrapped by :class:`TimedAudit`,
-and gauges owned by other parts (idempotency cache, admission control) are read at
-scrape time through callables set in ``app.py`` (:meth:`Metrics.gauge_source`).
+and gauges and counters owned by other parts (state store, idempotency cache, admission
+control) are read at scrape time through callables set in ``app.py``
+(:meth:`Metrics.gauge_source`, :meth:`Metrics.counter_source`).
 
 Label cardinality is bounded: ``caller`` is a caller id the policy knows (callers the
 policy does not name collapse to ``unknown``), ``model`` a model id that passed
@@ -21,11 +22,11 @@ import logging
 import platform
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from importlib import metadata
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from livetokens.server.validation import MODEL_ID
@@ -65,22 +66,36 @@ class BoundedLabel:
         return OVERFLOW
 
 
-class _CallableGauges(Collector):
-    """Gauges whose value is read from a callable at scrape time."""
+@dataclasses.dataclass(frozen=True)
+class _Source:
+    doc: str
+    read: Callable[[], float | None]
+    counter: bool = False
+    labels: tuple[tuple[str, str], ...] = ()
+
+
+class _CallableMetrics(Collector):
+    """Gauges and counters whose value is read from a callable at scrape time (the
+    counters are plain attributes of the parts that own them, e.g. the state store)."""
 
     def __init__(self) -> None:
-        self.sources: dict[str, tuple[str, Callable[[], float | None]]] = {}
+        self.sources: dict[str, _Source] = {}
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        for name, (doc, read) in sorted(self.sources.items()):
-            family = GaugeMetricFamily(name, doc)
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        for name, source in sorted(self.sources.items()):
+            label_names = [k for k, _ in source.labels]
+            family: GaugeMetricFamily | CounterMetricFamily
+            if source.counter:
+                family = CounterMetricFamily(name, source.doc, labels=label_names)
+            else:
+                family = GaugeMetricFamily(name, source.doc, labels=label_names)
             try:
-                value = read()
+                value = source.read()
             except Exception:  # a scrape must never fail because one source did
                 log.exception("metric source %s failed", name)
                 value = None
             if value is not None:
-                family.add_metric([], float(value))
+                family.add_metric([v for _, v in source.labels], float(value))
             yield family
 
 
@@ -194,12 +209,25 @@ class Metrics:
             "livetokens_build", "Version of livetokens and its runtime.", registry=r
         )
         self.build_info.info(_build_labels())
-        self._gauges = _CallableGauges()
-        r.register(self._gauges)
+        self._sources = _CallableMetrics()
+        r.register(self._sources)
 
-    def gauge_source(self, name: str, doc: str, read: Callable[[], float | None]) -> None:
-        """Export ``read()`` as the gauge ``name`` at each scrape (None: no sample)."""
-        self._gauges.sources[name] = (doc, read)
+    def gauge_source(
+        self,
+        name: str,
+        doc: str,
+        read: Callable[[], float | None],
+        *,
+        labels: Mapping[str, str] | None = None,
+    ) -> None:
+        """Export ``read()`` as the gauge ``name`` (with constant ``labels``) at each
+        scrape (None: no sample)."""
+        self._sources.sources[name] = _Source(doc, read, labels=tuple((labels or {}).items()))
+
+    def counter_source(self, name: str, doc: str, read: Callable[[], float | None]) -> None:
+        """Export ``read()`` (a count that only grows, owned elsewhere) as the counter
+        ``name`` (its sample is ``name_total``) at each scrape (None: no sample)."""
+        self._sources.sources[name] = _Source(doc, read, counter=True)
 
     def caller_label(self, caller: str) -> str:
         """The bounded ``caller`` label for a caller id."""

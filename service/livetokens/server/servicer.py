@@ -144,7 +144,9 @@ class TokenServicer(ts_grpc.TokenServiceServicer):
             self._cancelled(observation)
             raise
         finally:
-            tracing.annotate(observation.outcome, _status_code(observation.outcome))
+            tracing.annotate(
+                observation.outcome, _status_code(observation.outcome), caller=observation.caller
+            )
             observation.end()
             logs.reset_call(fields)
 

@@ -6,8 +6,9 @@ OpenTelemetry's gRPC aio server interceptor and to its httpx transport wrapper. 
 no OTLP endpoint and no provider handed in (tests), nothing is instrumented at all.
 
 What spans hold: the gRPC method, peer address and status code, the ErrorInfo
-reason, the upstream URL (``…/v1alpha/auth_tokens``; the API key travels in a header,
-which is not recorded) and HTTP status. Never a token name, an API key or a bearer
+reason, the caller id (``livetokens.caller``, e.g. ``bearer:app``), the upstream URL
+(``…/v1alpha/auth_tokens``; the API key travels in a header, which is not recorded) and
+HTTP status. Never a token name, an API key or a bearer
 secret: do not turn on OpenTelemetry's header capture
 (``OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_*``), which would record the API key.
 """
@@ -74,14 +75,18 @@ class Tracing:
             await asyncio.to_thread(provider.shutdown)
 
 
-def annotate(reason: str, code: grpc.StatusCode) -> None:
-    """Mark the current span (the MintToken span, if tracing) with the call's outcome.
+def annotate(reason: str, code: grpc.StatusCode, *, caller: str = "-") -> None:
+    """Mark the current span (the MintToken span, if tracing) with the call's outcome
+    and caller id (``livetokens.caller``; ``-``, no caller established, is left out).
 
     The gRPC interceptor does not see ``abort_with_status``, so the status code and
-    the ErrorInfo reason are set here."""
+    the ErrorInfo reason are set here. A caller id is a policy name or an identity
+    presented by certificate or trusted proxy, never a credential."""
     span = trace.get_current_span()
     if not span.is_recording():
         return
+    if caller != "-":
+        span.set_attribute("livetokens.caller", caller)
     span.set_attribute("rpc.grpc.status_code", code.value[0])
     span.set_attribute("livetokens.outcome", reason)
     if code != grpc.StatusCode.OK:

@@ -18,6 +18,8 @@ it the next call probes the backend again, and the first success closes the circ
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -57,7 +59,8 @@ class GuardedStore:
     """A StateStore that applies the failure mode to a shared ``primary``.
 
     Counters (plain attributes): ``unavailable_events`` (calls refused, closed mode),
-    ``degraded_events`` (calls served from local memory, local mode), ``outages``.
+    ``degraded_events`` (calls served from local memory, local mode), ``outages``;
+    ``down`` while the circuit is open. Exported by :mod:`livetokens.server.state_metrics`.
     """
 
     def __init__(
@@ -83,6 +86,7 @@ class GuardedStore:
         self._retry_at = 0.0
         self._down = False
         self._failures_in_a_row = 0
+        self._prober: asyncio.Task[None] | None = None
 
     @property
     def name(self) -> str:
@@ -103,18 +107,19 @@ class GuardedStore:
             except StateUnavailable as exc:
                 self._failed(what, exc)
             else:
-                self._failures_in_a_row = 0
-                if self._down:
-                    self._down = False
-                    log.warning(
-                        "state backend %s is back; shared state in force again", self.primary.name
-                    )
+                self._succeeded()
                 return result
         if self.mode == "closed":
             self.unavailable_events += 1
             raise state_unavailable(max(self._retry_at - self._clock(), self.reopen_after))
         self.degraded_events += 1
         return await local()
+
+    def _succeeded(self) -> None:
+        self._failures_in_a_row = 0
+        if self._down:
+            self._down = False
+            log.warning("state backend %s is back; shared state in force again", self.primary.name)
 
     def _failed(self, what: str, exc: StateUnavailable) -> None:
         self._failures_in_a_row += 1
@@ -205,6 +210,36 @@ class GuardedStore:
             )
         return f"state backend {self.name} reachable"
 
+    async def probe(self) -> None:
+        """Ping the backend once, outside any call: failures count toward opening the
+        circuit and a success closes it, so ``down`` (the ``livetokens_state_backend_up``
+        gauge) follows the backend on a replica that gets no calls too."""
+        ping = getattr(self.primary, "ping", None)
+        if ping is None:
+            return
+        try:
+            await ping(deadline=time.monotonic() + 2.0)
+        except StateUnavailable as exc:
+            self._failed("probe", exc)
+        else:
+            self._succeeded()
+
+    def start_probing(self, interval: float) -> None:
+        """Run :meth:`probe` every ``interval`` seconds until :meth:`aclose`."""
+
+        async def loop() -> None:
+            while True:
+                await asyncio.sleep(interval)
+                await self.probe()
+
+        if self._prober is None:
+            self._prober = asyncio.get_running_loop().create_task(loop())
+
     async def aclose(self) -> None:
-        """Close the backend."""
+        """Stop probing and close the backend."""
+        if self._prober is not None:
+            self._prober.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._prober
+            self._prober = None
         await self.primary.aclose()
