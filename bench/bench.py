@@ -36,7 +36,6 @@ import contextlib
 import dataclasses
 import datetime
 import hashlib
-import importlib.metadata
 import json
 import os
 import pathlib
@@ -44,7 +43,6 @@ import platform
 import re
 import secrets
 import shutil
-import signal
 import socket
 import statistics
 import struct
@@ -52,8 +50,18 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
+
+import bench_support
+from bench_support import (
+    BenchError,
+    child_env,
+    free_port,
+    livetokens,
+    sigterm_interrupts,
+    version,
+)
 
 from livetokens.v1 import live_config_pb2 as lc
 from livetokens.v1 import token_service_pb2 as ts
@@ -77,23 +85,11 @@ PAUSE = 0.5
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
-class BenchError(Exception):
-    """The benchmark cannot go on."""
-
-
 # --- processes ----------------------------------------------------------------------------
 
 
-class Processes:
-    """Child processes, each logging to ``<dir>/<name>.log``; all stopped on the way out."""
-
-    def __init__(self, logdir: pathlib.Path) -> None:
-        self.logdir = logdir
-        self.procs: dict[str, subprocess.Popen[bytes]] = {}
-
-    def log(self, name: str) -> pathlib.Path:
-        """The file a child's stdout and stderr go to."""
-        return self.logdir / f"{name}.log"
+class Processes(bench_support.Processes):
+    """Child processes that :meth:`start` waits for until they listen."""
 
     def start(self, name: str, argv: Sequence[str], env: dict[str, str], port: int = 0) -> int:
         """Start ``argv`` as ``name``; wait for its ``--port-file`` (or, given ``port``,
@@ -103,15 +99,7 @@ class Processes:
             argv = [*argv, "--listen", f"127.0.0.1:{port}"]
         else:
             argv = [*argv, "--port-file", str(port_file)]
-        with self.log(name).open("ab") as out:
-            proc = subprocess.Popen(  # noqa: S603 - our own interpreter and scripts, no shell
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env=env,
-            )
-        self.procs[name] = proc
+        proc = self.spawn(name, argv, env)
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if proc.poll() is not None:
@@ -124,47 +112,6 @@ class Processes:
                     return int(port_file.read_text().strip())
             time.sleep(0.05)
         raise BenchError(f"{name} did not start in {START_TIMEOUT:g}s:\n{self.tail(name)}")
-
-    def tail(self, name: str, lines: int = 20) -> str:
-        """The last lines a child printed."""
-        with contextlib.suppress(OSError):
-            text = self.log(name).read_text(errors="replace")
-            return "\n".join(text.splitlines()[-lines:])
-        return ""
-
-    def stop_all(self) -> None:
-        """SIGTERM every child, last started first; SIGKILL what lingers after 5 s."""
-        for proc in reversed(list(self.procs.values())):
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in self.procs.values():
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
-
-
-def _env(**extra: str) -> dict[str, str]:
-    """This environment minus any LIVETOKENS_/GEMINI_ setting, plus ``extra``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LIVETOKENS_", "GEMINI_"))}
-    env["LIVETOKENS_GRACE_PERIOD"] = "1"
-    # Several servers run at once: their admin and health listeners take free ports.
-    env["LIVETOKENS_ADMIN_LISTEN"] = "127.0.0.1:0"
-    env["LIVETOKENS_HEALTH_LISTEN"] = "127.0.0.1:0"
-    env["LIVETOKENS_DRAIN_DELAY"] = "0"
-    env.update(extra)
-    return env
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _livetokens() -> list[str]:
-    return [sys.executable, "-m", "livetokens.server"]
 
 
 @dataclasses.dataclass
@@ -206,14 +153,14 @@ def start_all(
     """Start the stub, and the emulator and servers the chosen targets need."""
     tmp = procs.logdir
     key = "bench-" + secrets.token_hex(16)
-    stub_port = procs.start("stub", [sys.executable, str(HERE / "stub_upstream.py")], _env())
+    stub_port = procs.start("stub", [sys.executable, str(HERE / "stub_upstream.py")], child_env())
     stub_url = f"http://127.0.0.1:{stub_port}"
     helpers = [procs.procs["stub"].pid]
     servers: dict[str, Server] = {}
-    serve = [*_livetokens(), "serve", "--listen", "127.0.0.1:0"]
-    insecure = _env(GEMINI_API_KEY=key, LIVETOKENS_INSECURE_NO_AUTH="true")
+    serve = [*livetokens(), "serve", "--listen", "127.0.0.1:0"]
+    insecure = child_env(GEMINI_API_KEY=key, LIVETOKENS_INSECURE_NO_AUTH="true")
     if "echo" in targets:
-        port = procs.start("echo", [sys.executable, str(HERE / "echo_server.py")], _env())
+        port = procs.start("echo", [sys.executable, str(HERE / "echo_server.py")], child_env())
         servers["echo"] = Server(port, procs.procs["echo"].pid, None)
     if "livetokens" in targets:
         port = procs.start("livetokens", [*serve, "--upstream-url", stub_url], insecure)
@@ -228,7 +175,7 @@ def start_all(
         servers[WORKERS2] = Server(port, procs.procs[WORKERS2].pid, procs.log(WORKERS2), (), 2)
     if "livetokens-emulator" in targets:
         emu = procs.start(
-            "emulator", [*_livetokens(), "emulator", "--api-key", key], _env(), _free_port()
+            "emulator", [*livetokens(), "emulator", "--api-key", key], child_env(), free_port()
         )
         helpers.append(procs.procs["emulator"].pid)
         name = "livetokens-emulator"
@@ -248,7 +195,7 @@ def start_all(
             "--audit-log",
             str(tmp / "audit.jsonl"),
         ]
-        port = procs.start(name, argv, _env(GEMINI_API_KEY=key))
+        port = procs.start(name, argv, child_env(GEMINI_API_KEY=key))
         servers[name] = Server(
             port, procs.procs[name].pid, procs.log(name), (f"authorization: Bearer {secret}",)
         )
@@ -424,7 +371,12 @@ def measure_sdk(setup: Setup, concurrency: int, plan: Plan, rep: int) -> Result:
     ]
     t0 = time.monotonic()
     done = subprocess.run(  # noqa: S603 - our own interpreter and script
-        argv, capture_output=True, text=True, timeout=plan.seconds + 120, check=False, env=_env()
+        argv,
+        capture_output=True,
+        text=True,
+        timeout=plan.seconds + 120,
+        check=False,
+        env=child_env(),
     )
     wall = time.monotonic() - t0
     if done.returncode != 0:
@@ -621,13 +573,6 @@ def plot(
     plt.close(fig)
 
 
-def _version(dist: str) -> str:
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return "not installed"
-
-
 def machine() -> dict[str, Any]:
     """What the numbers were measured on."""
     h2load = subprocess.run(
@@ -641,7 +586,7 @@ def machine() -> dict[str, Any]:
         "kernel": platform.release(),
         "python": platform.python_version(),
         "h2load": h2load,
-        **{d: _version(d) for d in ("grpcio", "protobuf", "httpx", "aiohttp", "google-genai")},
+        **{d: version(d) for d in ("grpcio", "protobuf", "httpx", "aiohttp", "google-genai")},
         "loadavg_at_start": list(os.getloadavg()),
     }
 
@@ -694,18 +639,6 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Plan, pathlib.Path, pathlib.
     return plan, json_path, a.plot or json_path.with_suffix(".png")
 
 
-@contextlib.contextmanager
-def _sigterm_interrupts() -> Iterator[None]:
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark; print the tables; write the JSON and the plot."""
     plan, json_path, plot_path = parse_args(argv)
@@ -722,7 +655,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         file=sys.stderr,
         flush=True,
     )
-    with tempfile.TemporaryDirectory(prefix="bench-") as tmp, _sigterm_interrupts():
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp, sigterm_interrupts():
         procs = Processes(pathlib.Path(tmp))
         try:
             results = run(plan, procs)

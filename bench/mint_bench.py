@@ -33,7 +33,6 @@ import collections
 import contextlib
 import dataclasses
 import datetime
-import importlib.metadata
 import json
 import logging
 import math
@@ -41,16 +40,24 @@ import os
 import pathlib
 import platform
 import secrets
-import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import grpc
+from bench_support import (
+    BenchError,
+    Processes,
+    child_env,
+    free_port,
+    livetokens,
+    sigterm_interrupts,
+    version,
+)
 from google.rpc import error_details_pb2, status_pb2
 
 from livetokens.server.errors import Failure
@@ -77,86 +84,11 @@ log = logging.getLogger("mint_bench")
 Call = Callable[[], Awaitable[object]]
 
 
-class BenchError(Exception):
-    """The benchmark cannot go on (a process did not start, a target is unreachable)."""
-
-
 # --- processes ----------------------------------------------------------------------------
 
-
-class Processes:
-    """The child processes of one run; :meth:`stop_all` ends every one still running.
-
-    Each child's stdout and stderr go to ``<logdir>/<name>.log``, read back only to
-    explain a failed start.
-    """
-
-    def __init__(self, logdir: pathlib.Path) -> None:
-        self.logdir = logdir
-        self._running: dict[str, subprocess.Popen[bytes]] = {}
-
-    def start(self, name: str, argv: Sequence[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-        """Start ``argv`` as the child called ``name``."""
-        with (self.logdir / f"{name}.log").open("ab") as out:
-            proc = subprocess.Popen(  # noqa: S603 - our own interpreter and scripts, no shell
-                list(argv), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env
-            )
-        self._running[name] = proc
-        return proc
-
-    def pids(self) -> list[int]:
-        """The process ids of the children still running."""
-        return [p.pid for p in self._running.values() if p.poll() is None]
-
-    def log_tail(self, name: str, lines: int = 20) -> str:
-        """The last ``lines`` lines the child ``name`` printed."""
-        path = self.logdir / f"{name}.log"
-        try:
-            text = path.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            return ""
-        return "\n".join(text.splitlines()[-lines:])
-
-    def stop(self, name: str) -> None:
-        """Terminate the child ``name`` (SIGTERM), then kill it if it lingers."""
-        proc = self._running.pop(name, None)
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-
-    def stop_all(self) -> None:
-        """Stop every child still running, last started first."""
-        for name in reversed(list(self._running)):
-            with contextlib.suppress(Exception):
-                self.stop(name)
-
-
-def _child_env(api_key: str | None = None) -> dict[str, str]:
-    """This environment without any LIVETOKENS_/GEMINI_ setting that could skew a run."""
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("LIVETOKENS_", "GEMINI_API_KEY"))
-    }
-    env["LIVETOKENS_GRACE_PERIOD"] = "1"
-    # Two servers run at once: their admin and health listeners take free ports.
-    env["LIVETOKENS_ADMIN_LISTEN"] = "127.0.0.1:0"
-    env["LIVETOKENS_HEALTH_LISTEN"] = "127.0.0.1:0"
-    # The load generator calls without credentials, on loopback: no policy, no rate
-    # limit, no audit log, so the server does only what every mint must do.
-    env["LIVETOKENS_INSECURE_NO_AUTH"] = "true"
-    if api_key is not None:
-        env["GEMINI_API_KEY"] = api_key
-    return env
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+# The load generator calls without credentials, on loopback: no policy, no rate
+# limit, no audit log, so the server does only what every mint must do.
+_NO_AUTH = {"LIVETOKENS_INSECURE_NO_AUTH": "true"}
 
 
 async def _wait_until(
@@ -170,14 +102,13 @@ async def _wait_until(
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise BenchError(
-                f"{name} exited with status {proc.returncode} while starting:\n"
-                + procs.log_tail(name)
+                f"{name} exited with status {proc.returncode} while starting:\n" + procs.tail(name)
             )
         port = ready()
         if port is not None:
             return port
         await asyncio.sleep(0.05)
-    raise BenchError(f"{name} did not start within {START_TIMEOUT:g}s:\n" + procs.log_tail(name))
+    raise BenchError(f"{name} did not start within {START_TIMEOUT:g}s:\n" + procs.tail(name))
 
 
 def _port_from_file(path: pathlib.Path) -> Callable[[], int | None]:
@@ -202,18 +133,13 @@ def _port_accepting(port: int) -> Callable[[], int | None]:
     return ready
 
 
-def _livetokens() -> list[str]:
-    """The `livetokens` command of this interpreter's environment."""
-    return [sys.executable, "-m", "livetokens.server"]
-
-
 async def start_emulator(procs: Processes, api_key: str, latency_ms: float) -> str:
     """Start ``livetokens emulator`` on a free loopback port; return its base URL."""
-    port = _free_port()
-    argv = [*_livetokens(), "emulator", "--listen", f"127.0.0.1:{port}", "--api-key", api_key]
+    port = free_port()
+    argv = [*livetokens(), "emulator", "--listen", f"127.0.0.1:{port}", "--api-key", api_key]
     if latency_ms:
         argv += ["--latency-ms", f"{latency_ms:g}"]
-    proc = procs.start("emulator", argv, _child_env())
+    proc = procs.spawn("emulator", argv, child_env(**_NO_AUTH))
     await _wait_until(procs, "emulator", proc, _port_accepting(port))
     return f"http://127.0.0.1:{port}"
 
@@ -224,7 +150,7 @@ async def start_livetokens(
     """Start ``livetokens serve --transport T`` against the emulator; return its port."""
     port_file = procs.logdir / f"{name}.port"
     argv = [
-        *_livetokens(),
+        *livetokens(),
         "serve",
         "--listen",
         "127.0.0.1:0",
@@ -235,7 +161,7 @@ async def start_livetokens(
         "--transport",
         transport,
     ]
-    proc = procs.start(name, argv, _child_env(api_key))
+    proc = procs.spawn(name, argv, child_env(GEMINI_API_KEY=api_key, **_NO_AUTH))
     return await _wait_until(procs, name, proc, _port_from_file(port_file))
 
 
@@ -243,7 +169,7 @@ async def start_echo(procs: Processes) -> int:
     """Start ``bench/echo_server.py``; return its port."""
     port_file = procs.logdir / "echo.port"
     argv = [sys.executable, str(HERE / "echo_server.py"), "--port-file", str(port_file)]
-    proc = procs.start("echo", argv, _child_env())
+    proc = procs.spawn("echo", argv, child_env(**_NO_AUTH))
     return await _wait_until(procs, "echo", proc, _port_from_file(port_file))
 
 
@@ -543,13 +469,6 @@ def summarize(results: Sequence[Result], plan: Plan) -> list[Row]:
 # --- reporting ----------------------------------------------------------------------------
 
 
-def _version(dist: str) -> str:
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return "not installed"
-
-
 def _cpu_model() -> str:
     with contextlib.suppress(OSError):
         for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
@@ -565,12 +484,12 @@ def machine() -> dict[str, Any]:
         "cpu_model": _cpu_model(),
         "kernel": platform.release(),
         "python": platform.python_version(),
-        "grpcio": _version("grpcio"),
-        "protobuf": _version("protobuf"),
-        "httpx": _version("httpx"),
-        "httpcore": _version("httpcore"),
-        "aiohttp": _version("aiohttp"),
-        "httpx-aiohttp": _version("httpx-aiohttp"),
+        "grpcio": version("grpcio"),
+        "protobuf": version("protobuf"),
+        "httpx": version("httpx"),
+        "httpcore": version("httpcore"),
+        "aiohttp": version("aiohttp"),
+        "httpx-aiohttp": version("httpx-aiohttp"),
         "loadavg_at_start": list(os.getloadavg()),
     }
 
@@ -719,20 +638,6 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Plan, pathlib.Path]:
     return plan, args.json
 
 
-@contextlib.contextmanager
-def _sigterm_interrupts() -> Iterator[None]:
-    """Make SIGTERM behave like Ctrl-C, so the same clean-up runs."""
-
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark; print the table; write the JSON."""
     plan, json_path = parse_args(argv)
@@ -754,7 +659,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         file=sys.stderr,
         flush=True,
     )
-    with tempfile.TemporaryDirectory(prefix="mint_bench-") as tmp, _sigterm_interrupts():
+    with tempfile.TemporaryDirectory(prefix="mint_bench-") as tmp, sigterm_interrupts():
         procs = Processes(pathlib.Path(tmp))
         try:
             results = asyncio.run(run(plan, procs, _progress))

@@ -9,7 +9,7 @@ inspection route and compared with what ``Token.lock`` promised.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -91,11 +91,21 @@ def ephemeral_client(emulator: Emulator, tls: LoopbackTLS, token_name: str) -> g
     )
 
 
+# The app_client fixture: a token name → an app's client, closed after the test.
+AppClient = Callable[[str], genai.Client]
+
+
 @pytest.fixture
-async def app_clients(emulator: Emulator, tls: LoopbackTLS) -> AsyncIterator[list[genai.Client]]:
-    """Clients made by a test, closed afterwards."""
+async def app_client(emulator: Emulator, tls: LoopbackTLS) -> AsyncIterator[AppClient]:
+    """Makes an app's client for a token name (ephemeral_client); all are closed afterwards."""
     made: list[genai.Client] = []
-    yield made
+
+    def make(token_name: str) -> genai.Client:
+        client = ephemeral_client(emulator, tls, token_name)
+        made.append(client)
+        return client
+
+    yield make
     for client in made:
         await client.aio.aclose()
 
@@ -137,14 +147,13 @@ async def test_effective_setup_is_what_token_lock_promised(
     stub: ts_grpc.TokenServiceStub,
     emulator: Emulator,
     tls: LoopbackTLS,
-    app_clients: list[genai.Client],
+    app_client: AppClient,
 ) -> None:
     """A token minted through livetokens starts a session whose setup is exactly Token.lock's."""
     request = LOCK_CASES[case]
     token = await stub.MintToken(request)
     assert token.websocket_url == emulator.websocket_url("v1alpha")
-    client = ephemeral_client(emulator, tls, token.name)
-    app_clients.append(client)
+    client = app_client(token.name)
     async with client.aio.live.connect(model=APP_MODEL, config=APP_CONFIG) as session:
         assert await _echo_turn(session, "hello tutor") == "hello tutor"
 
@@ -205,12 +214,11 @@ async def test_a_used_up_token_is_refused(
     stub: ts_grpc.TokenServiceStub,
     emulator: Emulator,
     tls: LoopbackTLS,
-    app_clients: list[genai.Client],
+    app_client: AppClient,
 ) -> None:
     """uses=1: the first session starts, the next connect is closed with 1008."""
     token = await stub.MintToken(ts.TokenRequest(uses=1))
-    client = ephemeral_client(emulator, tls, token.name)
-    app_clients.append(client)
+    client = app_client(token.name)
     async with client.aio.live.connect(model=APP_MODEL, config=APP_CONFIG) as session:
         assert await _echo_turn(session, "one") == "one"
     refused = await _refused(client)
@@ -224,12 +232,11 @@ async def test_a_token_past_its_new_session_window_is_refused(
     emulator: Emulator,
     tls: LoopbackTLS,
     clock: MovableClock,
-    app_clients: list[genai.Client],
+    app_client: AppClient,
 ) -> None:
     """Once newSessionExpireTime has passed (injected clock), a new session is refused."""
     token = await stub.MintToken(ts.TokenRequest(uses=0, new_session_window=_span(30)))
-    client = ephemeral_client(emulator, tls, token.name)
-    app_clients.append(client)
+    client = app_client(token.name)
     clock.advance(timedelta(seconds=31))
     refused = await _refused(client)
     assert (refused.code, refused.details) == (1008, "Auth token can no longer start new sessions.")
@@ -240,23 +247,21 @@ async def test_an_expired_token_is_refused(
     emulator: Emulator,
     tls: LoopbackTLS,
     clock: MovableClock,
-    app_clients: list[genai.Client],
+    app_client: AppClient,
 ) -> None:
     """After expireTime a connect is refused with 1008."""
     token = await stub.MintToken(ts.TokenRequest(lifetime=_span(120)))
-    client = ephemeral_client(emulator, tls, token.name)
-    app_clients.append(client)
+    client = app_client(token.name)
     clock.advance(timedelta(seconds=121))
     refused = await _refused(client)
     assert (refused.code, refused.details) == (1008, "Auth token has expired.")
 
 
 async def test_an_unknown_token_is_refused_with_1007(
-    emulator: Emulator, tls: LoopbackTLS, app_clients: list[genai.Client]
+    emulator: Emulator, tls: LoopbackTLS, app_client: AppClient
 ) -> None:
     """A token the upstream never minted gets Google's 1007 'Missing or malformed auth token'."""
-    client = ephemeral_client(emulator, tls, "auth_tokens/never-minted")
-    app_clients.append(client)
+    client = app_client("auth_tokens/never-minted")
     refused = await _refused(client)
     assert refused.code == 1007
     assert str(refused.details).startswith("Missing or malformed auth token.")
@@ -267,12 +272,11 @@ async def test_expiry_closes_an_open_session(
     emulator: Emulator,
     tls: LoopbackTLS,
     clock: MovableClock,
-    app_clients: list[genai.Client],
+    app_client: AppClient,
 ) -> None:
     """A session open when the token expires is closed by the emulator with 1008."""
     token = await stub.MintToken(ts.TokenRequest(lifetime=_span(120)))
-    client = ephemeral_client(emulator, tls, token.name)
-    app_clients.append(client)
+    client = app_client(token.name)
     async with client.aio.live.connect(model=APP_MODEL, config=APP_CONFIG) as session:
         assert await _echo_turn(session, "before") == "before"
         clock.advance(timedelta(seconds=121))
@@ -288,12 +292,11 @@ async def test_a_resumption_handle_does_not_spend_a_use(
     stub: ts_grpc.TokenServiceStub,
     emulator: Emulator,
     tls: LoopbackTLS,
-    app_clients: list[genai.Client],
+    app_client: AppClient,
 ) -> None:
     """uses=1: a resume with the session's handle starts; a second new session does not."""
     token = await stub.MintToken(ts.TokenRequest(uses=1))
-    client = ephemeral_client(emulator, tls, token.name)
-    app_clients.append(client)
+    client = app_client(token.name)
     config = APP_CONFIG.model_copy(update={"session_resumption": types.SessionResumptionConfig()})
     handle = None
     async with client.aio.live.connect(model=APP_MODEL, config=config) as session:

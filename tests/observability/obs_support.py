@@ -35,6 +35,15 @@ async def health_status(port: int, service: str = "") -> str:
     return health_pb2.HealthCheckResponse.ServingStatus.Name(answer.status)
 
 
+def admin_ports(running: RunningServer) -> tuple[int, int]:
+    """The admin HTTP port and the gRPC health port of ``running`` (both must be bound)."""
+    assert running.admin is not None
+    http, health = running.admin.http_port, running.admin.health_port
+    assert http
+    assert health
+    return http, health
+
+
 async def scrape(running: RunningServer) -> str:
     """The /metrics text of ``running``'s admin listener."""
     assert running.admin is not None

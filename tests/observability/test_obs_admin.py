@@ -9,7 +9,7 @@ import aiohttp
 import grpc
 import pytest
 from lt_support import seed_request
-from obs_support import ADMIN_ON, SERVICE, StartServer, health_status, http_get
+from obs_support import ADMIN_ON, SERVICE, StartServer, admin_ports, health_status, http_get
 
 from livetokens.server.settings import ObservabilitySettings, SettingsError
 from livetokens.v1 import token_service_pb2_grpc as ts_grpc
@@ -20,10 +20,7 @@ async def test_admin_http_and_grpc_health_report_a_serving_server(
 ) -> None:
     """/livez and /readyz answer 200, /metrics is Prometheus text, health says SERVING."""
     running = await start_server(observability=ADMIN_ON)
-    assert running.admin is not None
-    http, grpc_port = running.admin.http_port, running.admin.health_port
-    assert http
-    assert grpc_port
+    http, grpc_port = admin_ports(running)
     assert len({http, grpc_port, running.port}) == 3
     assert await http_get(http, "/livez") == (200, "ok\n")
     assert await http_get(http, "/readyz") == (200, "ok\n")
@@ -51,10 +48,7 @@ async def test_drain_reports_not_serving_while_the_main_port_still_mints(
 ) -> None:
     """During the drain delay: /readyz 503 and health NOT_SERVING, yet mints still succeed."""
     running = await start_server(observability=ADMIN_ON)
-    assert running.admin is not None
-    http, grpc_port = running.admin.http_port, running.admin.health_port
-    assert http
-    assert grpc_port
+    http, grpc_port = admin_ports(running)
     stopping = asyncio.ensure_future(running.stop(5, drain_delay=1.5))
     try:
         while (await http_get(http, "/readyz"))[0] == 200:  # noqa: ASYNC110 - polling a probe

@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import ipaddress
 import pathlib
 from collections.abc import Awaitable, Callable, Sequence
 
 import grpc
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
+from livetokens.emulator.pki import SAN, CertificateAuthority
 from livetokens.server import RunningServer
 from livetokens.server.errors import DOMAIN
+from livetokens.v1 import token_service_pb2 as ts
+from livetokens.v1 import token_service_pb2_grpc as ts_grpc
 
 SPIFFE_ID = "spiffe://example.org/ns/web/sa/frontend"
 DNS_NAME = "billing.internal.example.org"
@@ -52,112 +50,40 @@ class PKI:
     no_san_client: Pair
     wrong_ca_client: Pair
     directory: pathlib.Path
-    authority: _Authority
+    authority: CertificateAuthority
 
-    def issue(self, stem: str, sans: Sequence[x509.GeneralName]) -> Pair:
+    def issue(self, stem: str, sans: Sequence[SAN]) -> Pair:
         """A new client certificate from the test CA with exactly ``sans``."""
-        return self.authority.issue(stem, sans, self.directory, stem)
+        return _issue(self.authority, stem, sans, self.directory, stem)
 
 
-def _name(common_name: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-
-
-def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-
-
-class _Authority:
-    def __init__(self, name: str) -> None:
-        now = datetime.datetime.now(datetime.UTC)
-        self.key = ec.generate_private_key(ec.SECP256R1())
-        self.cert = (
-            x509.CertificateBuilder()
-            .subject_name(_name(name))
-            .issuer_name(_name(name))
-            .public_key(self.key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .add_extension(
-                x509.KeyUsage(
-                    digital_signature=True,
-                    content_commitment=False,
-                    key_encipherment=False,
-                    data_encipherment=False,
-                    key_agreement=False,
-                    key_cert_sign=True,
-                    crl_sign=True,
-                    encipher_only=False,
-                    decipher_only=False,
-                ),
-                critical=True,
-            )
-            .sign(self.key, hashes.SHA256())
-        )
-
-    def issue(
-        self,
-        common_name: str,
-        sans: Sequence[x509.GeneralName],
-        directory: pathlib.Path,
-        stem: str,
-    ) -> Pair:
-        now = datetime.datetime.now(datetime.UTC)
-        key = ec.generate_private_key(ec.SECP256R1())
-        builder = (
-            x509.CertificateBuilder()
-            .subject_name(_name(common_name))
-            .issuer_name(self.cert.subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        )
-        if sans:
-            builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
-        cert = builder.sign(self.key, hashes.SHA256())
-        cert_pem = cert.public_bytes(serialization.Encoding.PEM)
-        key_pem = _key_pem(key)
-        cert_path = directory / f"{stem}.crt"
-        key_path = directory / f"{stem}.key"
-        cert_path.write_bytes(cert_pem)
-        key_path.write_bytes(key_pem)
-        return Pair(cert_pem, key_pem, cert_path, key_path)
-
-    @property
-    def pem(self) -> bytes:
-        return self.cert.public_bytes(serialization.Encoding.PEM)
+def _issue(
+    authority: CertificateAuthority,
+    common_name: str,
+    sans: Sequence[SAN],
+    directory: pathlib.Path,
+    stem: str,
+) -> Pair:
+    issued = authority.issue(common_name, sans)
+    cert_path, key_path = issued.write(directory, stem)
+    return Pair(issued.cert_pem, issued.key_pem, cert_path, key_path)
 
 
 def make_pki(directory: pathlib.Path) -> PKI:
     """Generate the whole test PKI into ``directory``."""
-    ca = _Authority("livetokens test CA")
-    other = _Authority("some other CA")
+    ca = CertificateAuthority("livetokens test CA")
+    other = CertificateAuthority("some other CA")
     ca_path = directory / "ca.crt"
     ca_path.write_bytes(ca.pem)
-    localhost = [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
     return PKI(
         ca=ca.pem,
         ca_path=ca_path,
-        server=ca.issue("livetokens", localhost, directory, "server"),
-        spiffe_client=ca.issue(
-            "frontend", [x509.UniformResourceIdentifier(SPIFFE_ID)], directory, "spiffe"
-        ),
-        dns_client=ca.issue("billing", [x509.DNSName(DNS_NAME)], directory, "dns"),
-        unknown_client=ca.issue(
-            "stranger", [x509.UniformResourceIdentifier(UNKNOWN_SPIFFE_ID)], directory, "unknown"
-        ),
-        no_san_client=ca.issue("nosan", [], directory, "nosan"),
-        wrong_ca_client=other.issue(
-            "impostor", [x509.UniformResourceIdentifier(SPIFFE_ID)], directory, "impostor"
-        ),
+        server=_issue(ca, "livetokens", ["127.0.0.1", "localhost"], directory, "server"),
+        spiffe_client=_issue(ca, "frontend", [SPIFFE_ID], directory, "spiffe"),
+        dns_client=_issue(ca, "billing", [DNS_NAME], directory, "dns"),
+        unknown_client=_issue(ca, "stranger", [UNKNOWN_SPIFFE_ID], directory, "unknown"),
+        no_san_client=_issue(ca, "nosan", [], directory, "nosan"),
+        wrong_ca_client=_issue(other, "impostor", [SPIFFE_ID], directory, "impostor"),
         directory=directory,
         authority=ca,
     )
@@ -165,12 +91,9 @@ def make_pki(directory: pathlib.Path) -> PKI:
 
 def new_authority_server(directory: pathlib.Path) -> tuple[bytes, Pair]:
     """A new CA and a server certificate for 127.0.0.1 from it (to watch a rotation)."""
-    authority = _Authority("rotated CA")
-    return authority.pem, authority.issue(
-        "livetokens-rotated",
-        [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))],
-        directory,
-        "rotated",
+    authority = CertificateAuthority("rotated CA")
+    return authority.pem, _issue(
+        authority, "livetokens-rotated", ["127.0.0.1"], directory, "rotated"
     )
 
 
@@ -181,6 +104,26 @@ def client_credentials(pki: PKI, client: Pair | None) -> grpc.ChannelCredentials
     return grpc.ssl_channel_credentials(
         root_certificates=pki.ca, private_key=client.key, certificate_chain=client.cert
     )
+
+
+async def mint_over(
+    port: int,
+    credentials: grpc.ChannelCredentials | None,
+    metadata: tuple[tuple[str, str], ...] = (),
+) -> ts.Token:
+    """One MintToken over a fresh channel to 127.0.0.1:``port`` (TLS when
+    ``credentials`` is given); raises the call's AioRpcError."""
+    target = f"127.0.0.1:{port}"
+    channel = (
+        grpc.aio.secure_channel(target, credentials)
+        if credentials is not None
+        else grpc.aio.insecure_channel(target)
+    )
+    async with channel:
+        token: ts.Token = await ts_grpc.TokenServiceStub(channel).MintToken(
+            ts.TokenRequest(), timeout=10, metadata=metadata
+        )
+        return token
 
 
 @dataclasses.dataclass(frozen=True)

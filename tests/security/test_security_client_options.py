@@ -22,18 +22,22 @@ credentials = ["{hash_secret(BEARER)}"]
 """
 
 
+def _tls(pki: PKI, write_policy: WritePolicy, *, client_ca: bool = False) -> SecuritySettings:
+    """TLS with the test PKI's server certificate and POLICY; client certificates are
+    required when ``client_ca``."""
+    return SecuritySettings(
+        tls_cert=pki.server.cert_path,
+        tls_key=pki.server.key_path,
+        tls_client_ca=pki.ca_path if client_ca else None,
+        policy_file=write_policy(POLICY),
+    )
+
+
 async def test_client_files_give_mutual_tls(
     start_server: StartServer, pki: PKI, write_policy: WritePolicy
 ) -> None:
     """ca_file, cert_file and key_file mint from a server that requires client certificates."""
-    server = await start_server(
-        security=SecuritySettings(
-            tls_cert=pki.server.cert_path,
-            tls_key=pki.server.key_path,
-            tls_client_ca=pki.ca_path,
-            policy_file=write_policy(POLICY),
-        )
-    )
+    server = await start_server(security=_tls(pki, write_policy, client_ca=True))
 
     def mint() -> ts.Token:
         with Client(
@@ -52,13 +56,7 @@ async def test_bearer_token_option_authenticates(
     start_server: StartServer, pki: PKI, write_policy: WritePolicy
 ) -> None:
     """bearer_token over TLS (ca_file) mints; without it the error decodes as UNAUTHENTICATED."""
-    server = await start_server(
-        security=SecuritySettings(
-            tls_cert=pki.server.cert_path,
-            tls_key=pki.server.key_path,
-            policy_file=write_policy(POLICY),
-        )
-    )
+    server = await start_server(security=_tls(pki, write_policy))
     target = f"127.0.0.1:{server.port}"
 
     def mint(bearer: str | None) -> ts.Token:
@@ -77,13 +75,7 @@ async def test_tls_handshake_failure_is_unavailable(
     start_server: StartServer, pki: PKI, write_policy: WritePolicy
 ) -> None:
     """A server certificate from a CA the client does not trust fails as UNAVAILABLE (no reason)."""
-    server = await start_server(
-        security=SecuritySettings(
-            tls_cert=pki.server.cert_path,
-            tls_key=pki.server.key_path,
-            policy_file=write_policy(POLICY),
-        )
-    )
+    server = await start_server(security=_tls(pki, write_policy))
 
     def mint() -> ts.Token:
         with Client(f"127.0.0.1:{server.port}", bearer_token=BEARER) as client:  # system roots

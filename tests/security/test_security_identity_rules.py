@@ -11,7 +11,15 @@ import pathlib
 import grpc
 import pytest
 from cryptography import x509
-from sec_support import PKI, SPIFFE_ID, StartServer, WritePolicy, client_credentials, details
+from sec_support import (
+    PKI,
+    SPIFFE_ID,
+    StartServer,
+    WritePolicy,
+    client_credentials,
+    details,
+    mint_over,
+)
 
 from livetokens.server.cli import main
 from livetokens.server.fingerprint import Fingerprinter
@@ -19,7 +27,6 @@ from livetokens.server.security.policy import PolicyError, hash_secret, parse_po
 from livetokens.server.security.runtime import build_security
 from livetokens.server.settings import SecuritySettings, SettingsError
 from livetokens.v1 import token_service_pb2 as ts
-from livetokens.v1 import token_service_pb2_grpc as ts_grpc
 
 SECRET = "identity-rules-bearer-secret-0123456789abcdef"
 DNS = "frontend.internal.example.org"
@@ -31,20 +38,11 @@ async def mint(
     credentials: grpc.ChannelCredentials | None,
     metadata: tuple[tuple[str, str], ...] = (),
 ) -> ts.Token | grpc.aio.AioRpcError:
-    target = f"127.0.0.1:{port}"
-    channel = (
-        grpc.aio.secure_channel(target, credentials)
-        if credentials is not None
-        else grpc.aio.insecure_channel(target)
-    )
-    async with channel:
-        try:
-            token: ts.Token = await ts_grpc.TokenServiceStub(channel).MintToken(
-                ts.TokenRequest(), timeout=10, metadata=metadata
-            )
-        except grpc.aio.AioRpcError as error:
-            return error
-        return token
+    """One MintToken (see sec_support.mint_over); its error is returned, not raised."""
+    try:
+        return await mint_over(port, credentials, metadata)
+    except grpc.aio.AioRpcError as error:
+        return error
 
 
 def unauthenticated(outcome: ts.Token | grpc.aio.AioRpcError) -> dict[str, str]:

@@ -21,6 +21,7 @@ from sec_support import (
     WritePolicy,
     client_credentials,
     details,
+    mint_over,
     new_authority_server,
 )
 
@@ -29,7 +30,6 @@ from livetokens.server import RunningServer
 from livetokens.server.security.policy import hash_secret
 from livetokens.server.settings import SecuritySettings
 from livetokens.v1 import token_service_pb2 as ts
-from livetokens.v1 import token_service_pb2_grpc as ts_grpc
 
 BEARER = "bearer-secret-for-the-batch-job-0123456789abcdef"
 
@@ -47,16 +47,7 @@ async def mint(
     metadata: tuple[tuple[str, str], ...] = (),
 ) -> ts.Token:
     """One MintToken over a fresh channel (TLS when ``credentials`` is given)."""
-    target = f"127.0.0.1:{port}"
-    channel = (
-        grpc.aio.secure_channel(target, credentials)
-        if credentials is not None
-        else grpc.aio.insecure_channel(target)
-    )
-    async with channel:
-        stub = ts_grpc.TokenServiceStub(channel)
-        token: ts.Token = await stub.MintToken(ts.TokenRequest(), timeout=10, metadata=metadata)
-        return token
+    return await mint_over(port, credentials, metadata)
 
 
 async def refused(

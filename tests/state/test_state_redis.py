@@ -4,6 +4,7 @@ deadlines, outages, recovery and ACL authentication."""
 from __future__ import annotations
 
 import asyncio
+import datetime
 import logging
 import pathlib
 import time
@@ -186,55 +187,14 @@ async def test_an_acl_user_with_a_password_is_required(tmp_path: pathlib.Path) -
 
 def _tls_files(folder: pathlib.Path) -> tuple[pathlib.Path, pathlib.Path, pathlib.Path]:
     """A CA and a certificate for 127.0.0.1 signed by it, made now (cert, key, ca)."""
-    import datetime
-    import ipaddress
+    from livetokens.emulator.pki import CertificateAuthority
 
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    now = datetime.datetime.now(datetime.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "redis test CA")])
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "redis")]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
+    ca = CertificateAuthority("redis test CA", lifetime=datetime.timedelta(hours=1))
     folder.mkdir(parents=True, exist_ok=True)
-    paths = folder / "redis.crt", folder / "redis.key", folder / "ca.crt"
-    paths[0].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    paths[1].write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    paths[2].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    return paths
+    cert, key = ca.issue("redis", ["127.0.0.1"]).write(folder, "redis")
+    ca_path = folder / "ca.crt"
+    ca_path.write_bytes(ca.pem)
+    return cert, key, ca_path
 
 
 async def test_rediss_speaks_tls_verified_against_the_given_ca(tmp_path: pathlib.Path) -> None:

@@ -305,13 +305,8 @@ class Emulator:
                 outcome = _error(GoogleError(500))
         delay = self.config.latency + outcome.extra_delay + self._model_latency(body_json)
         self._record(
-            CapturedRequest(
-                method=request.method,
-                path=request.path,
-                query=_redacted(dict(request.query), _SECRET_QUERY),
-                headers=_redacted(
-                    {k.lower(): v for k, v in request.headers.items()}, _SECRET_HEADERS
-                ),
+            _captured(
+                request,
                 body_json=body_json,
                 api_key_fingerprint=key_fp,
                 api_version=version,
@@ -436,13 +431,8 @@ class Emulator:
 
     def _record_upgrade(self, request: web.Request, version: str) -> None:
         self._record(
-            CapturedRequest(
-                method=request.method,
-                path=request.path,
-                query=_redacted(dict(request.query), _SECRET_QUERY),
-                headers=_redacted(
-                    {k.lower(): v for k, v in request.headers.items()}, _SECRET_HEADERS
-                ),
+            _captured(
+                request,
                 body_json=None,
                 api_key_fingerprint=None,
                 api_version=version,
@@ -487,6 +477,18 @@ def _try_json(raw: bytes) -> Any:
 
 def _redacted(values: dict[str, str], secret_names: frozenset[str]) -> dict[str, str]:
     return {k: (REDACTED if k.lower() in secret_names else v) for k, v in values.items()}
+
+
+def _captured(request: web.Request, **rest: Any) -> CapturedRequest:
+    """A :class:`CapturedRequest` of ``request`` with its key-bearing query parameters
+    and headers redacted; ``rest`` holds the other fields."""
+    return CapturedRequest(
+        method=request.method,
+        path=request.path,
+        query=_redacted(dict(request.query), _SECRET_QUERY),
+        headers=_redacted({k.lower(): v for k, v in request.headers.items()}, _SECRET_HEADERS),
+        **rest,
+    )
 
 
 def _reset(request: web.Request) -> None:

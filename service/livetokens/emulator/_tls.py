@@ -6,7 +6,8 @@ reach needs TLS. :func:`loopback_tls` makes a fresh CA and a certificate for
 memory and in files the caller chooses, and returns the server context plus a client
 context that trusts exactly that CA.
 
-It needs the ``cryptography`` package, which livetokens does not need to mint: it
+It makes them with :mod:`livetokens.emulator.pki`, which needs the ``cryptography``
+package, imported only here and only when called; livetokens does not need it to mint. It
 comes with the ``dev`` and ``demo`` extras (``pip install 'livetokens[demo]'``). An
 emulator can also be given any certificate as an ``ssl.SSLContext``.
 """
@@ -14,11 +15,10 @@ emulator can also be given any certificate as an ``ssl.SSLContext``.
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 import pathlib
 import ssl
 import tempfile
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 
 class TLSUnavailable(RuntimeError):
@@ -49,80 +49,21 @@ def loopback_tls(*, lifetime: timedelta = timedelta(days=1)) -> LoopbackTLS:
     """A new CA and a server certificate for localhost/127.0.0.1/::1. Raises
     :class:`TLSUnavailable` when ``cryptography`` is missing."""
     try:
-        from cryptography import x509
-        from cryptography.hazmat.primitives import hashes, serialization
-        from cryptography.hazmat.primitives.asymmetric import ec
-        from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+        from livetokens.emulator.pki import CertificateAuthority
     except ImportError as exc:  # pragma: no cover - dev installs always have it
         raise TLSUnavailable(
             "the emulator's TLS mode makes its certificate with the 'cryptography' "
             "package: pip install 'livetokens[demo]'"
         ) from exc
 
-    now = datetime.now(UTC) - timedelta(minutes=5)  # tolerate a little clock skew
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "livetokens emulator test CA")])
-    ca_cert = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + lifetime)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=False,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    names: list[x509.GeneralName] = [
-        x509.DNSName("localhost"),
-        x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-        x509.IPAddress(ipaddress.ip_address("::1")),
-    ]
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + lifetime)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.SubjectAlternativeName(names), critical=False)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    ca_pem = ca_cert.public_bytes(serialization.Encoding.PEM)
-    cert_pem = cert.public_bytes(serialization.Encoding.PEM)
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
+    ca = CertificateAuthority("livetokens emulator test CA", lifetime=lifetime)
+    leaf = ca.issue("localhost", ["localhost", "127.0.0.1", "::1"], usage="server")
     return LoopbackTLS(
-        ca_pem=ca_pem,
-        cert_pem=cert_pem,
-        key_pem=key_pem,
-        server=server_context(cert_pem, key_pem),
-        client=client_context(ca_pem),
+        ca_pem=ca.pem,
+        cert_pem=leaf.cert_pem,
+        key_pem=leaf.key_pem,
+        server=server_context(leaf.cert_pem, leaf.key_pem),
+        client=client_context(ca.pem),
     )
 
 

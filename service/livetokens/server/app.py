@@ -170,7 +170,7 @@ def server_options(limits: LimitSettings, obs: ObservabilitySettings) -> list[tu
     return options
 
 
-# With a large request checked in a worker thread (minting.INLINE_BYTES), the event
+# With a large request checked in a worker thread (offload.INLINE_BYTES), the event
 # loop thread waits for the GIL up to the switch interval at every point it releases it
 # (each socket call): at CPython's default of 5 ms that added tens of ms per call to the
 # other callers' latency (docs/hardening.md); 1 ms keeps the wait short.
