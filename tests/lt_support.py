@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from typing import Any
 
 from livetokens.server import Settings, UpstreamSettings
@@ -12,6 +13,22 @@ from livetokens.v1 import token_service_pb2 as ts
 
 API_KEY = "test-api-key-0123456789"
 MODEL = "gemini-live-2.5-flash-preview"
+
+# `livetokens serve`'s admin listeners default to the fixed 127.0.0.1:8081/8082; a test's
+# child server takes loopback port 0 instead, so that concurrent runs never collide.
+LOOPBACK_ADMIN_ENV = {
+    "LIVETOKENS_ADMIN_LISTEN": "127.0.0.1:0",
+    "LIVETOKENS_HEALTH_LISTEN": "127.0.0.1:0",
+}
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """The environment for a child `livetokens serve` in a test: this process's environment
+    without livetokens or Gemini settings, unbuffered, admin listeners on loopback port 0
+    (flags still win), plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GEMINI_", "LIVETOKENS_"))}
+    env["PYTHONUNBUFFERED"] = "1"
+    return env | LOOPBACK_ADMIN_ENV | extra
 
 
 def seed_request(**fields: Any) -> ts.TokenRequest:

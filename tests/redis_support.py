@@ -52,6 +52,7 @@ class RedisServer:
         self.extra = list(extra)
         self.tls = tls
         self.process: subprocess.Popen[bytes] | None = None
+        self._started = False
 
     @property
     def url(self) -> str:
@@ -59,7 +60,20 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
-        """Start it and wait until it answers PING (10 s at most)."""
+        """Start it and wait until it is ready and answers PING (10 s at most).
+
+        redis-server cannot report a port 0 it bound, so the port is one that was free a
+        moment ago; at the first start, when another process took it meanwhile, start again
+        on a new port (5 attempts). A restart keeps the port, as a restarted server would."""
+        for _ in range(5):
+            if self._start_once():
+                self._started = True
+                return
+            self.port = free_port()
+        pytest.fail("redis-server found no free port in 5 attempts")
+
+    def _start_once(self) -> bool:
+        """True once started; False when its port was taken (first start only)."""
         self.folder.mkdir(parents=True, exist_ok=True)
         persistence = (
             ["--appendonly", "yes", "--appendfsync", "always", "--save", ""]
@@ -86,16 +100,21 @@ class RedisServer:
             *persistence,
             *self.extra,
         ]
+        logfile = self.folder / "redis.log"
+        logged = logfile.stat().st_size if logfile.exists() else 0
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         end = time.monotonic() + 10
         while time.monotonic() < end:
+            log = logfile.read_bytes()[logged:].decode(errors="replace") if logfile.exists() else ""
             if self.process.poll() is not None:
                 err = self.process.stderr.read().decode() if self.process.stderr else ""
-                logfile = self.folder / "redis.log"
-                log = logfile.read_text() if logfile.exists() else ""
+                self._close()
+                if not self._started and "already in use" in err + log:
+                    return False
                 pytest.fail(f"redis-server exited at start-up: {err}{log[-2000:]}")
-            if self._answers():
-                return
+            # Ready (its own log says so: the port is this server's, not a stranger's).
+            if "Ready to accept connections" in log and self._answers():
+                return True
             time.sleep(0.02)
         pytest.fail("redis-server did not answer PING within 10 s")
 

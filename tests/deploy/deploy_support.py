@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import yaml
+from lt_support import child_env
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 TOOLS = REPO / ".tools" / "bin"
@@ -73,10 +74,9 @@ def free_port() -> int:
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    """This process's environment without livetokens or Gemini settings, plus ``extra``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GEMINI_", "LIVETOKENS_"))}
-    env["PYTHONUNBUFFERED"] = "1"
-    return env | extra
+    """This process's environment without livetokens or Gemini settings, admin listeners
+    on loopback port 0 (a test's flags still win), plus ``extra``."""
+    return child_env(**extra)
 
 
 class Child:

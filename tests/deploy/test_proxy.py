@@ -16,6 +16,7 @@ certificate's URI SAN, so they cannot forward a SPIFFE id without scripting.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import pathlib
@@ -23,7 +24,7 @@ import secrets
 import signal
 import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import grpc
 import pytest
@@ -137,6 +138,33 @@ async def wait_listening(port: int, proc: Child) -> None:
             return
 
 
+async def start_caddy(
+    caddy: pathlib.Path,
+    caddyfile: Callable[[int], pathlib.Path],
+    env: dict[str, str],
+    stack: contextlib.AsyncExitStack,
+) -> int:
+    """Start Caddy serving ``caddyfile(port)`` (stopped with ``stack``); the port.
+
+    Caddy cannot take port 0 and report it, so the port is one that was free a moment ago;
+    when another process took it meanwhile (Caddy exits: address already in use), try a new
+    one, 5 times at most."""
+    for _ in range(5):
+        proxy_port = free_port()
+        argv = [caddy, "run", "--config", caddyfile(proxy_port), "--adapter", "caddyfile"]
+        proxy = await stack.enter_async_context(child(*argv, env=env))
+        try:
+            # Logged once every listener is bound: the port is Caddy's, not a stranger's.
+            await proxy.wait_for(r"serving initial configuration")
+        except AssertionError:
+            if "address already in use" in proxy.stderr:
+                continue
+            raise
+        await wait_listening(proxy_port, proxy)
+        return proxy_port
+    raise AssertionError("caddy found no free port in 5 attempts")
+
+
 @pytest.fixture
 async def stack(tmp_path: pathlib.Path) -> AsyncIterator[Stack]:
     """Emulator (with a slow model) → livetokens (trusting 127.0.0.6) ← Caddy (mTLS)."""
@@ -189,29 +217,30 @@ async def stack(tmp_path: pathlib.Path) -> AsyncIterator[Stack]:
             env=clean_env(GEMINI_API_KEY=key),
         ) as server:
             port = await wait_for_port_file(port_file, server)
-            proxy_port = free_port()
-            config = tmp_path / "Caddyfile"
-            config.write_text(
-                CADDYFILE.format(
-                    proxy_port=proxy_port,
-                    upstream_port=port,
-                    sidecar=SIDECAR_ADDRESS,
-                    xfcc=XFCC_VALUE.format(),
-                    cert=pki.server.cert_path,
-                    key=pki.server.key_path,
-                    ca=pki.ca_path,
-                )
-            )
             home = tmp_path / "caddy-home"
             caddy_env = clean_env(
                 HOME=str(home),
                 XDG_DATA_HOME=str(home / "data"),
                 XDG_CONFIG_HOME=str(home / "config"),
             )
-            async with child(
-                caddy, "run", "--config", str(config), "--adapter", "caddyfile", env=caddy_env
-            ) as proxy:
-                await wait_listening(proxy_port, proxy)
+            async with contextlib.AsyncExitStack() as caddies:
+
+                def caddyfile(proxy_port: int) -> pathlib.Path:
+                    config = tmp_path / f"Caddyfile-{proxy_port}"
+                    config.write_text(
+                        CADDYFILE.format(
+                            proxy_port=proxy_port,
+                            upstream_port=port,
+                            sidecar=SIDECAR_ADDRESS,
+                            xfcc=XFCC_VALUE.format(),
+                            cert=pki.server.cert_path,
+                            key=pki.server.key_path,
+                            ca=pki.ca_path,
+                        )
+                    )
+                    return config
+
+                proxy_port = await start_caddy(caddy, caddyfile, caddy_env, caddies)
                 yield Stack(pki, server, port, proxy_port, audit)
 
 

@@ -189,9 +189,10 @@ async def test_killing_redis_mid_load_refuses_with_state_unavailable_and_never_d
             redis.start()
             restarted = time.monotonic()
             await loaders
-            # Minting resumes by itself: a fresh id mints within 5 s of the restart.
+            # Minting resumes by itself: a fresh id mints soon after the restart (20 s is
+            # a bound on the test, not a speed claim: a loaded machine reconnects slowly).
             while not await call(str(uuid.uuid4())):
-                assert time.monotonic() - restarted < 5, refused
+                assert time.monotonic() - restarted < 20, refused
                 await asyncio.sleep(0.2)
             # Every id once more, after recovery: the token it already had, if any.
             for request_id in ids:

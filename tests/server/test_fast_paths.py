@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import gzip
-import os
 import pathlib
 import sys
 from datetime import UTC, datetime, timedelta, timezone
@@ -15,6 +14,7 @@ import pytest
 import uvloop
 from aiohttp import web
 from google.protobuf import timestamp_pb2
+from lt_support import child_env
 
 from livetokens.server import translate as tr
 from livetokens.server.cli import event_loop_factory, main
@@ -88,9 +88,7 @@ def test_unknown_event_loop_in_environment_is_refused(
 async def test_serve_mints_on_either_event_loop(loop: str, tmp_path: pathlib.Path) -> None:
     """`livetokens serve --emulator --event-loop L` answers MintToken on both loops."""
     port_file = tmp_path / "port"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GEMINI_", "LIVETOKENS_"))}
-    # Ports 0, so that concurrent test runs never collide on the default 8081/8082.
-    env |= {"LIVETOKENS_ADMIN_LISTEN": "127.0.0.1:0", "LIVETOKENS_HEALTH_LISTEN": "127.0.0.1:0"}
+    env = child_env()
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",

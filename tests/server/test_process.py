@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import pathlib
 import signal
 import subprocess
@@ -14,6 +13,7 @@ from collections.abc import AsyncIterator
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from lt_support import child_env
 
 from livetokens.server.cli import main, parse_span
 from livetokens.v1 import token_service_pb2 as ts
@@ -23,13 +23,7 @@ SLOW = "slow-model"
 
 
 def serve_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GEMINI_", "LIVETOKENS_"))}
-    env["PYTHONUNBUFFERED"] = "1"
-    # Ports 0, so that concurrent test runs never collide on the default 8081/8082.
-    env["LIVETOKENS_ADMIN_LISTEN"] = "127.0.0.1:0"
-    env["LIVETOKENS_HEALTH_LISTEN"] = "127.0.0.1:0"
-    env["LIVETOKENS_DRAIN_DELAY"] = "0"
-    return env
+    return child_env(LIVETOKENS_DRAIN_DELAY="0")
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ against a real redis-server."""
 from __future__ import annotations
 
 import asyncio
+import time
 
 from livetokens.server.state import Claimed, Done, IdemKey, Pending, StateStore
 
@@ -56,15 +57,20 @@ async def test_an_unrenewed_lease_expires_and_a_renewed_one_does_not(store: Stat
     """A dead owner's claim vanishes after its lease; a live owner's renewals keep it."""
     dead = IdemKey("caller-a", "dead")
     alive = IdemKey("caller-a", "alive")
-    assert isinstance(await store.claim(dead, DIGEST, 0.3, deadline=None), Claimed)
-    live = await store.claim(alive, DIGEST, 0.3, deadline=None)
+    # A 1 s lease renewed every 0.1 s: a renewal misses only if one short sleep overruns
+    # tenfold (a loaded machine once stretched 0.15 s sleeps past a 0.3 s lease).
+    assert isinstance(await store.claim(dead, DIGEST, 1.0, deadline=None), Claimed)
+    claimed = time.monotonic()  # the dead lease ends by claimed + 1.0
+    live = await store.claim(alive, DIGEST, 1.0, deadline=None)
     assert isinstance(live, Claimed)
-    for _ in range(3):
-        await asyncio.sleep(0.15)
-        assert await store.renew(alive, live.owner, 0.3, deadline=None)
+    renewals = 0
+    while time.monotonic() < claimed + 1.2 or renewals < 3:
+        await asyncio.sleep(0.1)
+        assert await store.renew(alive, live.owner, 1.0, deadline=None)
+        renewals += 1
     assert await store.look(dead, deadline=None) is None
     assert await store.look(alive, deadline=None) == Pending(DIGEST)
-    assert not await store.renew(dead, "someone", 0.3, deadline=None)
+    assert not await store.renew(dead, "someone", 1.0, deadline=None)
     assert isinstance(await store.claim(dead, DIGEST, 5, deadline=None), Claimed)
 
 
@@ -94,12 +100,17 @@ async def test_a_late_completion_returns_the_token_stored_first(store: StateStor
 
 
 async def test_a_bucket_gives_its_burst_then_says_how_long_to_wait(store: StateStore) -> None:
-    """Burst 2 at 2/s: two takes, then a wait of about half a second; buckets are separate."""
-    assert await store.take("a", 2.0, 2, deadline=None) == 0
-    assert await store.take("a", 2.0, 2, deadline=None) == 0
-    wait = await store.take("a", 2.0, 2, deadline=None)
-    assert 0.3 < wait <= 0.5
-    assert await store.take("b", 2.0, 2, deadline=None) == 0
+    """Burst 2 at 1/s: two takes, then a wait of one token's time less what refilled
+    meanwhile; buckets are separate."""
+    started = time.monotonic()
+    assert await store.take("a", 1.0, 2, deadline=None) == 0
+    assert await store.take("a", 1.0, 2, deadline=None) == 0
+    wait = await store.take("a", 1.0, 2, deadline=None)
+    # The bucket refilled for at most `elapsed` since the first take (a loaded machine may
+    # take a while between calls): the wait is exact up to that and ms rounding.
+    elapsed = time.monotonic() - started
+    assert 1.0 - elapsed - 0.01 < wait <= 1.0
+    assert await store.take("b", 1.0, 2, deadline=None) == 0
     await asyncio.sleep(wait + 0.05)
     assert await store.take("a", 2.0, 2, deadline=None) == 0
 
