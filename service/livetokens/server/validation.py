@@ -48,7 +48,7 @@ class _Checker:
         self.violations.append(FieldViolation(field, description))
 
     def enum(self, field: str, enum_type: Any, value: int, *, allow_unspecified: bool) -> None:
-        if value not in enum_type.values():
+        if value not in enum_type.DESCRIPTOR.values_by_number:
             self.add(field, f"unknown value {value} (sent by a newer client?)")
         elif value == 0 and not allow_unspecified:
             self.add(field, f"must not be {enum_type.Name(0)}")
