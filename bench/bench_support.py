@@ -3,6 +3,8 @@ and the small helpers both benchmarks record with."""
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import contextlib
 import importlib.metadata
 import os
@@ -11,7 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 
 
 class BenchError(Exception):
@@ -111,3 +113,26 @@ def sigterm_interrupts() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+async def serve_until_signalled(port: int, port_file: str | None) -> None:
+    """For a child server: write its bound ``port`` to ``port_file`` (when given), then
+    return on SIGTERM or SIGINT."""
+    if port_file:
+        # A few bytes, once, before any load: blocking the loop here is harmless.
+        pathlib.Path(port_file).write_text(f"{port}\n")  # noqa: ASYNC240
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+
+def child_server_main(doc: str | None, serve: Callable[[str, str | None], Awaitable[None]]) -> int:
+    """A child server's entry point: ``--listen`` and ``--port-file`` flags, then ``serve``."""
+    parser = argparse.ArgumentParser(description=(doc or "").split("\n\n")[0])
+    parser.add_argument("--listen", default="127.0.0.1:0", help="HOST:PORT (default 127.0.0.1:0)")
+    parser.add_argument("--port-file", help="write the bound port here once serving")
+    args = parser.parse_args()
+    asyncio.run(serve(args.listen, args.port_file))
+    return 0

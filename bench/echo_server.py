@@ -11,12 +11,8 @@ once serving, and stops on SIGTERM or SIGINT.
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import pathlib
-import signal
-
 import grpc
+from bench_support import child_server_main, serve_until_signalled
 from google.protobuf import timestamp_pb2
 
 from livetokens.v1 import token_service_pb2 as ts
@@ -53,27 +49,15 @@ async def serve(listen: str, port_file: str | None) -> None:
     ts_grpc.add_TokenServiceServicer_to_server(EchoTokenService(), server)
     port = server.add_insecure_port(listen)
     await server.start()
-    if port_file:
-        # A few bytes, once, before any load: blocking the loop here is harmless.
-        pathlib.Path(port_file).write_text(f"{port}\n")  # noqa: ASYNC240
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
     try:
-        await stop.wait()
+        await serve_until_signalled(port, port_file)
     finally:
         await server.stop(0.5)
 
 
 def main() -> int:
     """Entry point: parse the flags and serve."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--listen", default="127.0.0.1:0", help="HOST:PORT (default 127.0.0.1:0)")
-    parser.add_argument("--port-file", help="write the bound port here once serving")
-    args = parser.parse_args()
-    asyncio.run(serve(args.listen, args.port_file))
-    return 0
+    return child_server_main(__doc__, serve)
 
 
 if __name__ == "__main__":

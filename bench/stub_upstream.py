@@ -14,10 +14,9 @@ serving, and stops on SIGTERM or SIGINT. Not for anything but benchmarks.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import pathlib
-import signal
+
+from bench_support import child_server_main, serve_until_signalled
 
 _HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
 _MAX_HEAD = 64 * 1024
@@ -72,25 +71,13 @@ async def serve(listen: str, port_file: str | None) -> None:
     host, _, port = listen.rpartition(":")
     loop = asyncio.get_running_loop()
     server = await loop.create_server(StubProtocol, host, int(port), backlog=1024)
-    bound = server.sockets[0].getsockname()[1]
-    if port_file:
-        # A few bytes, once, before any load: blocking the loop here is harmless.
-        pathlib.Path(port_file).write_text(f"{bound}\n")  # noqa: ASYNC240
-    stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
     async with server:
-        await stop.wait()
+        await serve_until_signalled(server.sockets[0].getsockname()[1], port_file)
 
 
 def main() -> int:
     """Entry point: parse the flags and serve."""
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--listen", default="127.0.0.1:0", help="HOST:PORT (default 127.0.0.1:0)")
-    parser.add_argument("--port-file", help="write the bound port here once serving")
-    args = parser.parse_args()
-    asyncio.run(serve(args.listen, args.port_file))
-    return 0
+    return child_server_main(__doc__, serve)
 
 
 if __name__ == "__main__":
