@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import os
+import pathlib
 from typing import Any
 
 from livetokens.server import Settings, UpstreamSettings
@@ -29,6 +31,14 @@ def child_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GEMINI_", "LIVETOKENS_"))}
     env["PYTHONUNBUFFERED"] = "1"
     return env | LOOPBACK_ADMIN_ENV | extra
+
+
+async def port_written(port_file: pathlib.Path) -> int:
+    """The port a child server wrote to ``port_file`` (``--port-file``), once it is there;
+    the caller bounds the wait."""
+    while not port_file.exists() or not port_file.read_text().strip():  # noqa: ASYNC110, ASYNC240
+        await asyncio.sleep(0.05)
+    return int(port_file.read_text().split()[0])  # noqa: ASYNC240
 
 
 def seed_request(**fields: Any) -> ts.TokenRequest:

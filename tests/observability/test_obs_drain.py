@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import grpc
 import pytest
-from lt_support import API_KEY
+from lt_support import API_KEY, port_written
 from obs_support import StartServer, health_status, http_get, scrape, value
 
 from livetokens.emulator import Emulator, EmulatorConfig
@@ -79,8 +79,7 @@ async def draining_process(
     )  # fmt: skip
     try:
         async with asyncio.timeout(20):
-            while not port_file.exists() or not port_file.read_text().strip():  # noqa: ASYNC110
-                await asyncio.sleep(0.05)
+            await port_written(port_file)
         http_port, health_port = map(int, admin_file.read_text().split())
         yield process, int(port_file.read_text()), http_port, health_port
     finally:

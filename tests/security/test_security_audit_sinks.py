@@ -16,7 +16,7 @@ from typing import Any
 
 import grpc
 import pytest
-from lt_support import child_env
+from lt_support import child_env, port_written
 from sec_support import StartServer, WritePolicy, details
 
 from livetokens.server.errors import Failure, Reason
@@ -57,8 +57,7 @@ async def test_serve_with_audit_log_on_stdout_mints_and_streams_records(
     )  # fmt: skip
     try:
         async with asyncio.timeout(30):
-            while not port_file.exists() or not port_file.read_text().strip():  # noqa: ASYNC110
-                await asyncio.sleep(0.05)
+            await port_written(port_file)
             target = f"127.0.0.1:{int(port_file.read_text())}"
             async with grpc.aio.insecure_channel(target) as channel:
                 token = await ts_grpc.TokenServiceStub(channel).MintToken(

@@ -12,6 +12,7 @@ import sys
 
 import grpc
 import pytest
+from lt_support import port_written
 from sec_support import PKI, StartServer, WritePolicy, details
 
 from livetokens.emulator import Emulator, Fault
@@ -310,8 +311,7 @@ async def test_sighup_reloads_the_policy_of_a_running_process(
     )
     try:
         async with asyncio.timeout(30):
-            while not port_file.exists() or not port_file.read_text().strip():  # noqa: ASYNC110
-                await asyncio.sleep(0.05)
+            await port_written(port_file)
             port = int(port_file.read_text())
             assert isinstance(await mint_as(port, ts.TokenRequest(uses=3)), ts.Token)
             write_policy(BEARER_POLICY + "max_uses = 1\n")

@@ -14,7 +14,7 @@ import pytest
 import uvloop
 from aiohttp import web
 from google.protobuf import timestamp_pb2
-from lt_support import child_env
+from lt_support import child_env, port_written
 
 from livetokens.server import translate as tr
 from livetokens.server.cli import event_loop_factory, main
@@ -107,8 +107,7 @@ async def test_serve_mints_on_either_event_loop(loop: str, tmp_path: pathlib.Pat
     )
     try:
         async with asyncio.timeout(20):
-            while not port_file.exists() or not port_file.read_text().strip():  # noqa: ASYNC110
-                await asyncio.sleep(0.05)
+            await port_written(port_file)
         async with grpc.aio.insecure_channel(f"127.0.0.1:{port_file.read_text().strip()}") as ch:
             token = await ts_grpc.TokenServiceStub(ch).MintToken(
                 ts.TokenRequest(

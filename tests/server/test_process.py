@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from lt_support import child_env
+from lt_support import child_env, port_written
 
 from livetokens.server.cli import main, parse_span
 from livetokens.v1 import token_service_pb2 as ts
@@ -48,8 +48,7 @@ async def served(tmp_path: pathlib.Path) -> AsyncIterator[tuple[asyncio.subproce
     )
     try:
         async with asyncio.timeout(20):
-            while not port_file.exists() or not port_file.read_text().strip():  # noqa: ASYNC110
-                await asyncio.sleep(0.05)
+            await port_written(port_file)
         yield process, int(port_file.read_text())
     finally:
         if process.returncode is None:
